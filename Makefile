@@ -1,0 +1,56 @@
+# Shopping assistant — `make run` serves the app, `make test` runs every test.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SHARED := $(abspath ../shared)
+CATALOG_DIR ?= $(if $(wildcard $(SHARED)/datasets/fashion/products.jsonl),$(SHARED)/datasets/fashion,catalog)
+DEV_QUERIES ?= $(SHARED)/eval/fashion-dev
+DATA_DIR ?= data
+export CATALOG_DIR DATA_DIR
+export HF_HUB_OFFLINE ?= 1
+export GRADIO_ANALYTICS_ENABLED := False
+export ANONYMIZED_TELEMETRY := False
+
+.PHONY: run test deps system lint train ingest eval bench bench-scale load voices clean
+
+$(BIN)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+deps: $(BIN)/.installed
+
+# Debian packages the tests use: Chromium (browser tests), espeak-ng + ffmpeg (voice clips).
+system:
+	@command -v chromium >/dev/null && command -v espeak-ng >/dev/null && command -v ffmpeg >/dev/null || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium espeak-ng ffmpeg >/dev/null; }
+
+run: deps
+	$(BIN)/python app.py
+
+test: deps system
+	$(BIN)/python -m pytest -q
+
+lint: deps
+	$(BIN)/ruff check .
+
+train: deps
+	$(BIN)/python -m assistant train --catalog $(CATALOG_DIR)
+
+ingest: deps
+	$(BIN)/python -m assistant ingest --catalog $(CATALOG_DIR)
+
+eval: deps
+	$(BIN)/python -m assistant eval --queries $(DEV_QUERIES) --catalog $(CATALOG_DIR)
+
+bench: deps
+	$(BIN)/python -m bench.core
+
+voices: deps system
+	$(BIN)/python scripts/make_voice_examples.py
+
+clean:
+	rm -rf $(DATA_DIR) tests/artifacts

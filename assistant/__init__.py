@@ -1,0 +1,3 @@
+"""Multimodal shopping assistant: catalog in, learned image–text space, Chroma index, search out."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,38 @@
+"""First run: train the space and index the catalog when they are missing; later runs reuse both."""
+
+from __future__ import annotations
+
+import logging
+
+from .catalog import CatalogError, catalog_file, read_catalog
+from .config import Settings
+from .engine import Engine
+from .index import ProductIndex
+from .ingest import ingest
+from .space import JointSpace
+from .train import train
+
+log = logging.getLogger(__name__)
+
+NO_CATALOG = ("No catalog found at {path}. Point CATALOG_DIR at a folder with products.jsonl (see catalog/README.md), "
+              "or make one from the public Hugging Face dataset: "
+              "python -m assistant catalog import-hf --out catalog/fashion")
+
+
+def ensure_ready(settings: Settings) -> Engine:
+    """An engine over a trained model and a filled index, building whatever is missing."""
+    index = ProductIndex(settings.index_path, settings.chroma_host, settings.chroma_port, settings.collection_prefix)
+    if JointSpace.exists(settings.model_path):
+        space = JointSpace.load(settings.model_path)
+    else:
+        try:
+            catalog_file(settings.catalog_dir)
+        except CatalogError:
+            raise CatalogError(NO_CATALOG.format(path=settings.catalog_dir)) from None
+        log.info("first run: training the joint space on %s (a few minutes)", settings.catalog_dir)
+        space = train(read_catalog(settings.catalog_dir), settings, settings.model_path)
+    if index.count() == 0:
+        log.info("first run: indexing the catalog %s", settings.catalog_dir)
+        report = ingest([settings.catalog_dir], space, index, settings)
+        log.info("indexed: %s", report.summary())
+    return Engine(settings, space=space, index=index)

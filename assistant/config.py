@@ -1,0 +1,77 @@
+"""Typed settings for the whole app, in one place, each overridable from the environment."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+
+def _default_catalog() -> str:
+    shared = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets" / "fashion"
+    return str(shared) if shared.exists() else str(Path(__file__).resolve().parent.parent / "catalog")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob of the app. `Settings.from_env()` reads `ASSISTANT_<NAME>` (or the bare
+    names below for the usual deployment variables) from the environment."""
+
+    catalog_dir: str = field(default_factory=_default_catalog)
+    data_dir: str = "data"
+    model_dir: str = ""  # defaults to <data_dir>/model
+    index_dir: str = ""  # defaults to <data_dir>/index
+    cache_dir: str = ""  # defaults to <data_dir>/cache (feature cache, joined whisper weights)
+    image_encoder: str = "efficientnet-lite2"
+    text_encoder: str = "use-multilingual"
+    speech_model: str = "base"
+    chroma_host: str = ""
+    chroma_port: int = 8000
+    collection_prefix: str = "products"
+    # learned space
+    space_dim: int = 256
+    train_epochs: int = 40
+    train_batch: int = 512
+    train_lr: float = 2e-3
+    train_temperature: float = 0.05
+    seed: int = 0
+    # ranking
+    product_image_weight: float = 0.5
+    top_k: int = 24
+    candidate_pool: int = 300
+    facet_boost: float = 0.25
+    photo_similar_weight: float = 0.5
+    fusion: str = "facet"
+    fusion_alpha: float = 0.5
+    # limits
+    max_query_chars: int = 500
+    max_image_pixels: int = 40_000_000
+    max_upload_bytes: int = 20_000_000
+    max_audio_seconds: float = 30.0
+    threads: int = 2
+
+    @property
+    def model_path(self) -> Path:
+        return Path(self.model_dir or Path(self.data_dir) / "model")
+
+    @property
+    def index_path(self) -> Path:
+        return Path(self.index_dir or Path(self.data_dir) / "index")
+
+    @property
+    def cache_path(self) -> Path:
+        return Path(self.cache_dir or Path(self.data_dir) / "cache")
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> Settings:
+        aliases = {"catalog_dir": "CATALOG_DIR", "chroma_host": "CHROMA_HOST",
+                   "chroma_port": "CHROMA_PORT", "data_dir": "DATA_DIR"}
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            raw = os.environ.get(f"ASSISTANT_{f.name.upper()}") or os.environ.get(aliases.get(f.name, "\0"))
+            if raw is None or raw == "":
+                continue
+            kind = type(f.default) if not callable(f.default_factory) else str  # type: ignore[misc]
+            values[f.name] = kind(raw)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)  # type: ignore[arg-type]

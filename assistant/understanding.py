@@ -1,0 +1,236 @@
+"""Request understanding: price limits, gender, colour, type, usage and brand from English or Chinese
+words, matched against the catalog's own facet values (plus small language lexicons)."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+from pathlib import Path
+
+RESOURCES = Path(__file__).parent / "resources"
+CJK = re.compile(r"[\u3400-\u9fff]")
+# facet name in the index → lexicon section that feeds it
+FACET_LEXICON = {"gender": "gender", "base_colour": "colour", "article_type": "type", "usage": "usage"}
+SOFT_FACETS = ("gender", "article_type", "base_colour", "usage", "brand")
+STOPWORDS = {"a", "an", "the", "and", "or", "for", "in", "on", "with", "of", "to", "me", "my", "i", "want",
+             "some", "something", "show", "find", "looking", "need", "like", "this", "that", "but", "same",
+             "one", "ones", "please", "image", "basics", "genesis", "police", "id", "w", "doodle", "facit"}
+_NUM = r"(\d[\d,]*(?:\.\d+)?)\s*(k)?"
+_CUR = r"(?:rs\.?|inr|₹|rupees?|rupee|bucks)?"
+PRICE_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
+    ("range", re.compile(rf"(?:between|from)\s*{_CUR}\s*{_NUM}\s*{_CUR}\s*(?:and|to|-|–)\s*{_CUR}\s*{_NUM}\s*{_CUR}", re.I)),
+    ("range", re.compile(rf"{_CUR}\s*{_NUM}\s*{_CUR}\s*(?:-|–|to)\s*{_CUR}\s*{_NUM}\s*(?:rs\.?|inr|₹|rupees?)", re.I)),
+    ("range", re.compile(r"(\d+)\s*(千)?\s*(?:元|块)?\s*(?:到|至|-|~)\s*(\d+)\s*(千)?\s*(?:元|块)")),
+    ("max", re.compile(rf"(?:under|below|less than|cheaper than|within|up\s*to|upto|max(?:imum)?|at most|"
+                       rf"not more than|no more than|not over|budget(?:\s+(?:of|is))?|<|≤)\s*{_CUR}\s*{_NUM}\s*{_CUR}", re.I)),
+    ("max", re.compile(rf"{_CUR}\s*{_NUM}\s*{_CUR}\s*(?:or less|and under|and below|max)", re.I)),
+    ("max", re.compile(r"(?:低于|不超过|不到|少于|小于|预算)\s*(\d+)\s*(千)?\s*(?:元|块)?")),
+    ("max", re.compile(r"(\d+)\s*(千)?\s*(?:元|块)?\s*(?:以下|以内|之内|左右以内)")),
+    ("min", re.compile(rf"(?:over|above|more than|at least|min(?:imum)?|costlier than|>|≥)\s*{_CUR}\s*{_NUM}\s*{_CUR}", re.I)),
+    ("min", re.compile(r"(?:高于|超过|至少|不低于)\s*(\d+)\s*(千)?\s*(?:元|块)?")),
+    ("min", re.compile(r"(\d+)\s*(千)?\s*(?:元|块)?\s*以上")),
+]
+ZH_DIGITS = {"零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+ZH_UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10000}
+
+
+def zh_numerals(text: str) -> str:
+    """Replace Chinese numerals ("一千五百", "两千") with digits."""
+    def conv(m: re.Match[str]) -> str:
+        total, current, last_unit = 0, 0, 1
+        for ch in m.group(0):
+            if ch in ZH_DIGITS:
+                current = ZH_DIGITS[ch]
+            else:
+                unit = ZH_UNITS[ch]
+                total += (current or 1) * unit
+                current, last_unit = 0, unit
+        if current:  # "一千五" means 1500
+            total += current * (last_unit // 10 if last_unit >= 10 else 1)
+        return str(total)
+    return re.sub(r"[零一二两三四五六七八九][零一二两三四五六七八九十百千万]*[十百千万][零一二两三四五六七八九]?|十[一二三四五六七八九]?", conv, text)
+
+
+@dataclass(frozen=True)
+class Understanding:
+    """What a request constrains. Facet values are the catalog's own."""
+
+    query: str
+    search_text: str
+    language: str = "en"
+    min_price: float | None = None
+    max_price: float | None = None
+    facets: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    excluded: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    negative_text: str = ""
+
+    def chips(self) -> list[str]:
+        """Short labels of what was understood, for the UI."""
+        out = []
+        if self.min_price is not None and self.max_price is not None:
+            out.append(f"price: {self.min_price:g}–{self.max_price:g}")
+        elif self.max_price is not None:
+            out.append(f"price ≤ {self.max_price:g}")
+        elif self.min_price is not None:
+            out.append(f"price ≥ {self.min_price:g}")
+        for facet, values in self.facets.items():
+            out.append(f"{facet.replace('base_', '').replace('_', ' ')}: {' / '.join(values)}")
+        for facet, values in self.excluded.items():
+            out.append(f"not {facet.replace('base_', '').replace('_', ' ')}: {' / '.join(values)}")
+        return out
+
+    def without(self, facet: str) -> Understanding:
+        return replace(self, facets={k: v for k, v in self.facets.items() if k != facet})
+
+
+@lru_cache(maxsize=1)
+def _lexicons() -> tuple[dict, dict]:
+    return (json.loads((RESOURCES / "lexicon_en.json").read_text(encoding="utf-8")),
+            json.loads((RESOURCES / "lexicon_zh.json").read_text(encoding="utf-8")))
+
+
+def _norm(text: str) -> str:
+    text = text.lower().replace("’", "'").replace("'s ", " ").replace("s' ", "s ")
+    text = re.sub(r"(?<=\w)'s\b", "", text)
+    return re.sub(r"[^\w\s\-\u3400-\u9fff]", " ", text)
+
+
+def _variants(value: str, plural: bool) -> set[str]:
+    v = _norm(value).strip()
+    forms = {v, v.replace("-", " "), v.replace("-", ""), v.replace(" ", "")}
+    if plural:
+        for f in list(forms):
+            if f.endswith("es"):
+                forms.add(f[:-2])
+            if f.endswith("s"):
+                forms.add(f[:-1])
+            else:
+                forms.add(f + "s")
+    return {f for f in forms if len(f) > 1}
+
+
+class Vocabulary:
+    """Surface forms → catalog facet values, built from the index's own values plus the lexicons."""
+
+    def __init__(self, values: dict[str, dict[str, int]]) -> None:
+        self.values = {f: dict(v) for f, v in values.items()}
+        self.forms: dict[str, dict[str, set[str]]] = {}
+        en, _ = _lexicons()
+        for facet in SOFT_FACETS:
+            for value in self.values.get(facet, {}):
+                if not value or value.upper() == "NA":
+                    continue
+                if facet == "brand" and (len(value) < 3 or _norm(value).strip() in STOPWORDS):
+                    continue
+                for form in _variants(value, plural=facet == "article_type"):
+                    self._add(form, facet, value)
+        for facet, section in FACET_LEXICON.items():
+            known = sorted(self.values.get(facet, {}), key=len, reverse=True)
+            for word, target in en.get(section, {}).items():
+                hits, rest = [], target.lower()
+                for value in known:  # longest catalog values first, each consumed once
+                    if value.lower() in rest:
+                        hits.append(value)
+                        rest = rest.replace(value.lower(), " ")
+                for value in hits:
+                    self._add(_norm(word).strip(), facet, value)
+        self.negations = sorted(en.get("negation", []), key=len, reverse=True)
+        self.max_len = max((len(f.split()) for f in self.forms), default=1)
+
+    def _add(self, form: str, facet: str, value: str) -> None:
+        self.forms.setdefault(form, {}).setdefault(facet, set()).add(value)
+
+
+def _translate_zh(text: str) -> str:
+    """Longest-match Chinese → English words; characters with no entry are kept as they are."""
+    _, zh = _lexicons()
+    terms = zh["terms"]
+    longest = max(len(k) for k in terms)
+    out, i = [], 0
+    while i < len(text):
+        for n in range(min(longest, len(text) - i), 0, -1):
+            piece = text[i:i + n]
+            if piece in terms:
+                out.append(f" {terms[piece]} ")
+                i += n
+                break
+        else:
+            out.append(text[i])
+            i += 1
+    return re.sub(r"\s+", " ", "".join(out)).strip()
+
+
+def _number(digits: str, k: str | None) -> float:
+    value = float(digits.replace(",", ""))
+    return value * 1000 if k else value
+
+
+def parse_price(text: str) -> tuple[float | None, float | None, str]:
+    """(min, max, text without the price phrase)."""
+    lo = hi = None
+    for kind, pattern in PRICE_PATTERNS:
+        m = pattern.search(text)
+        if not m:
+            continue
+        g = m.groups()
+        if kind == "range" and lo is None and hi is None:
+            a, b = _number(g[0], g[1]), _number(g[2], g[3])
+            lo, hi = min(a, b), max(a, b)
+        elif kind == "max" and hi is None:
+            hi = _number(g[0], g[1])
+        elif kind == "min" and lo is None:
+            lo = _number(g[0], g[1])
+        else:
+            continue
+        text = text[:m.start()] + " " + text[m.end():]
+    return lo, hi, re.sub(r"\s+", " ", text).strip()
+
+
+def understand(query: str, vocab: Vocabulary) -> Understanding:
+    """Parse a shopper's request (English or Chinese) into constraints and the words to search with."""
+    raw = re.sub(r"\s+", " ", query).strip()
+    language = "zh" if CJK.search(raw) else "en"
+    text = zh_numerals(raw) if language == "zh" else raw
+    lo, hi, text = parse_price(text)
+    if language == "zh":
+        text = _translate_zh(text)
+    tokens = _norm(text).split()
+    facets: dict[str, list[str]] = {}
+    excluded: dict[str, list[str]] = {}
+    keep: list[str] = []
+    negative: list[str] = []
+    i, negate_until = 0, -1
+    while i < len(tokens):
+        neg = next((n for n in vocab.negations if tokens[i:i + len(n.split())] == n.split()), None)
+        if neg:
+            negate_until = i + len(neg.split()) + 3
+            i += len(neg.split())
+            continue
+        for n in range(min(vocab.max_len, len(tokens) - i), 0, -1):
+            phrase = " ".join(tokens[i:i + n])
+            found = vocab.forms.get(phrase)
+            if found:
+                target = excluded if i < negate_until else facets
+                for facet, values in found.items():
+                    bucket = target.setdefault(facet, [])
+                    bucket.extend(v for v in sorted(values) if v not in bucket)
+                (negative if i < negate_until else keep).append(phrase)
+                negate_until = -1  # a negation covers the next thing named, no more
+                i += n
+                break
+        else:
+            if i >= negate_until:
+                keep.append(tokens[i])
+            else:
+                negative.append(tokens[i])
+            i += 1
+    if "gender" in facets and "Unisex" in vocab.values.get("gender", {}):
+        if {"Men", "Women"} & set(facets["gender"]):
+            facets["gender"].append("Unisex")
+    search_text = " ".join(keep) if keep else text
+    return Understanding(query=raw, search_text=search_text, language=language, min_price=lo, max_price=hi,
+                         facets={k: tuple(v) for k, v in facets.items()},
+                         excluded={k: tuple(v) for k, v in excluded.items() if k in ("base_colour", "brand", "article_type")},
+                         negative_text=" ".join(negative))
