@@ -68,3 +68,107 @@ def engine(settings: Settings):  # noqa: ANN201
     from assistant.bootstrap import ensure_ready
 
     return ensure_ready(settings)
+
+
+# --- shared helpers for the search-core tests -------------------------------------------------------------
+
+import shutil  # noqa: E402
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+import urllib.request  # noqa: E402
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ChromaServer:
+    """A real Chroma server (`chroma run`) in a subprocess, on a free port, that can be stopped and restarted."""
+
+    def __init__(self, path: Path, port: int | None = None) -> None:
+        self.path, self.port, self.host = path, port or free_port(), "127.0.0.1"
+        self.proc: subprocess.Popen | None = None
+
+    def _answers(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"http://{self.host}:{self.port}/api/v2/heartbeat", timeout=1) as r:
+                return r.status == 200
+        except OSError:
+            return False
+
+    def start(self, timeout: float = 60) -> ChromaServer:
+        exe = shutil.which("chroma") or str(Path(sys.executable).parent / "chroma")
+        self.log = (self.path.parent / f"chroma-{self.port}.log").open("ab")
+        self.proc = subprocess.Popen([exe, "run", "--path", str(self.path), "--host", self.host, "--port", str(self.port)],
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.time() + timeout
+        while not self._answers():
+            if self.proc.poll() is not None or time.time() > deadline:
+                self.stop()
+                raise RuntimeError(f"the Chroma server did not start (see {self.log.name})")
+            time.sleep(0.2)
+        return self
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+        self.log.close()
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory):
+    """One Chroma server for the session's server-backed index tests."""
+    server = ChromaServer(tmp_path_factory.mktemp("chroma-server") / "data").start()
+    yield server
+    server.stop()
+
+
+def assistant_env(**extra: str) -> dict[str, str]:
+    """Environment for `python -m assistant …` subprocesses: the repo importable, no network, no telemetry."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT), HF_HUB_OFFLINE="1", ANONYMIZED_TELEMETRY="False",
+               PYTHONUNBUFFERED="1")
+    env.update(extra)
+    return env
+
+
+def say(text: str, out: Path, rate: int = 130, gap: int = 8, voice: str = "en-us", ffmpeg_args: tuple[str, ...] = ()) -> Path:
+    """Speak `text` with espeak-ng into `out` (any format ffmpeg writes, picked by the suffix)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    wav = out.with_name(out.stem + ".espeak.wav")
+    subprocess.run(["espeak-ng", "-v", voice, "-s", str(rate), "-g", str(gap), "-w", str(wav), text], check=True,
+                   capture_output=True)
+    if out.suffix == ".wav" and not ffmpeg_args:
+        wav.replace(out)
+    else:
+        subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-i", str(wav), *ffmpeg_args, str(out)], check=True)
+        wav.unlink()
+    return out
+
+
+def make_photo(path: Path, colour: tuple[int, int, int] = (200, 30, 30), size: tuple[int, int] = (48, 64)) -> Path:
+    """A small real JPEG/PNG (format by suffix) for catalog tests that need no real product photo."""
+    from PIL import Image, ImageDraw
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    im = Image.new("RGB", size, (255, 255, 255))
+    ImageDraw.Draw(im).rectangle((size[0] // 5, size[1] // 5, size[0] * 4 // 5, size[1] * 4 // 5), fill=colour)
+    im.save(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def other_rows() -> list[dict]:
+    """Real catalog rows that are not in the slice (a second, unseen catalog)."""
+    rows = fashion_rows()
+    random.Random(7).shuffle(rows)
+    return rows[SLICE_SIZE:SLICE_SIZE + 96]
