@@ -172,3 +172,8 @@ def other_rows() -> list[dict]:
     rows = fashion_rows()
     random.Random(7).shuffle(rows)
     return rows[SLICE_SIZE:SLICE_SIZE + 96]
+
+
+# No network in tests: hub models resolve from local folders or fail at once.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
