@@ -44,7 +44,7 @@ JOINT, PHOTOS = vectors(1), vectors(2)
 
 
 @pytest.fixture(params=["embedded", "server"])
-def make_index(request: pytest.FixtureRequest, tmp_path: Path):  # noqa: ANN201
+def make_index(request: pytest.FixtureRequest, tmp_path: Path):
     """A factory of empty ProductIndex objects on the embedded store or the session's Chroma server."""
     def make(prefix: str | None = None) -> ProductIndex:
         prefix = prefix or f"t{uuid.uuid4().hex[:10]}"
@@ -56,7 +56,7 @@ def make_index(request: pytest.FixtureRequest, tmp_path: Path):  # noqa: ANN201
 
 
 @pytest.fixture
-def filled(make_index) -> ProductIndex:  # noqa: ANN001
+def filled(make_index) -> ProductIndex:
     index = make_index()
     ps = products()
     index.upsert([p.id for p in ps], JOINT, PHOTOS, [{**p.metadata(), "hash": f"h-{p.id}"} for p in ps])
@@ -173,13 +173,13 @@ def test_facet_values_and_get(filled: ProductIndex) -> None:
     assert got["p2"][0]["title"] == "Catwalk Women Black Heels"
 
 
-def test_empty_index(make_index) -> None:  # noqa: ANN001
+def test_empty_index(make_index) -> None:
     index = make_index()
     assert index.count() == 0 and index.hashes() == {}
     assert index.query(JOINT[0], 5) == [] and index.query(JOINT[0], 5, Filters(max_price=10)) == []
 
 
-def test_data_persists_for_a_new_index_object(make_index) -> None:  # noqa: ANN001
+def test_data_persists_for_a_new_index_object(make_index) -> None:
     prefix = f"t{uuid.uuid4().hex[:10]}"
     first = make_index(prefix)
     ps = products()[:3]
