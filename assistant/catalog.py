@@ -178,15 +178,23 @@ def _resolve_image(value: str, base: Path) -> str:
     return str(path if path.is_absolute() else (base / path).resolve())
 
 
+def _text(row: dict, name: str) -> str:
+    """A text field: a string or a number (a year, a numeric id); a list or an object is a mistake."""
+    value = row.get(name)
+    if isinstance(value, (dict, list, bool)):
+        raise CatalogError(f"bad {name} {json.dumps(value, ensure_ascii=False)[:60]}: expected text")
+    return str(value if value is not None else "").strip()
+
+
 def parse_row(row: dict, base: Path) -> Product:
     """Validate one raw row into a Product; raise CatalogError saying what is wrong."""
-    pid = str(row.get("id") or "").strip()
+    pid = _text(row, "id")
     if not pid:
         raise CatalogError("missing id")
-    title = str(row.get("title") or "").strip()
+    title = _text(row, "title")
     if not title:
         raise CatalogError("missing title")
-    image = str(row.get("image") or "").strip()
+    image = _text(row, "image")
     if not image:
         raise CatalogError("missing image")
     price = _price(row.get("price"), "price")
@@ -198,7 +206,7 @@ def parse_row(row: dict, base: Path) -> Product:
         attributes = _attributes(row.get("attributes"))
     except (json.JSONDecodeError, CatalogError) as e:
         raise CatalogError(f"bad colours/sizes/attributes: {e}") from None
-    text = {f: str(row.get(f) or "").strip() for f in TEXT_FIELDS}
+    text = {f: _text(row, f) for f in TEXT_FIELDS}
     if not text["currency"]:
         text["currency"] = "INR"
     return Product(id=pid, title=title, image=_resolve_image(image, base), price=price,

@@ -25,6 +25,7 @@ class Settings:
     image_encoder: str = "efficientnet-lite2"
     text_encoder: str = "use-multilingual"
     speech_model: str = "base"
+    languages: str = "en,zh"  # what shoppers speak; speech language detection picks among these
     chroma_host: str = ""
     chroma_port: int = 8000
     collection_prefix: str = "products"
@@ -40,7 +41,11 @@ class Settings:
     top_k: int = 24
     candidate_pool: int = 300
     facet_boost: float = 0.25
-    photo_similar_weight: float = 0.5
+    photo_facet_boost: float = 0.2
+    composed_facet_boost: float = 1.0
+    photo_exact_margin: float = 0.05
+    photo_vote_neighbours: int = 12
+    photo_vote_temperature: float = 0.02
     fusion: str = "facet"
     fusion_alpha: float = 0.5
     # limits

@@ -20,7 +20,7 @@ from .fusion import WeightedFuser, steer
 from .index import Filters, Hit, ProductIndex
 from .space import JointSpace
 from .speech import Transcript, load_transcriber, transcribe
-from .understanding import SOFT_FACETS, Understanding, Vocabulary, understand
+from .understanding import SOFT_FACETS, Understanding, Vocabulary, speech_prompts, understand
 
 log = logging.getLogger(__name__)
 FACET_FILTER = {"gender": "gender", "article_type": "article_type", "base_colour": "colour",
@@ -91,7 +91,9 @@ class Engine:
 
     def refresh_vocabulary(self) -> None:
         """Re-read the catalog's facet values from the index (after an ingest)."""
+        self.index.refresh()
         self.vocabulary = Vocabulary(self.index.facet_values())
+        self.speech_prompts = speech_prompts(self.vocabulary)
 
     # -- encoders -------------------------------------------------------------------------------
     def embed_text(self, text: str) -> np.ndarray:
@@ -110,7 +112,8 @@ class Engine:
                 raise InputError("that recording is too big; please keep it under 30 seconds")
             audio = path.read_bytes()
         model = load_transcriber(self.settings.speech_model, str(self.settings.cache_path), self.settings.threads)
-        return transcribe(bytes(audio), model, self.settings.max_audio_seconds)
+        return transcribe(bytes(audio), model, self.settings.max_audio_seconds, self.speech_prompts,
+                          tuple(self.settings.languages.split(",")))
 
     def understand(self, text: str) -> Understanding:
         return understand(text, self.vocabulary)
@@ -161,24 +164,29 @@ class Engine:
 
     def _retrieve(self, q: np.ndarray, facets: dict[str, tuple[str, ...]], hard: Filters, k: int,
                   notes: list[str]) -> list[Hit]:
-        """Strict (asked facets as filters) then relaxed (hard filters only); ranked by similarity plus
-        a boost for each asked facet a product has."""
+        """Nearest products passing the hard filters; when too few of them have every asked facet,
+        the store is asked for those specifically (filter, then relax with a note)."""
         pool = max(self.settings.candidate_pool, k * 3)
-        strict = replace(hard, **{FACET_FILTER[f]: v for f, v in facets.items()})
-        hits = self.index.query(q, pool, strict) if facets else []
-        if facets and not hits:
-            asked = ", ".join(" / ".join(v) for v in facets.values())
-            notes.append(f"Nothing matches all of {asked}; showing the closest alternatives.")
-        seen = {h.id for h in hits}
-        hits += [h for h in self.index.query(q, pool, hard) if h.id not in seen]
+        hits = self.index.query(q, pool, hard, pool=pool)
+        if facets:
+            strict_n = sum(all(h.metadata.get(f) in v for f, v in facets.items()) for h in hits)
+            if strict_n < k:
+                seen = {h.id for h in hits}
+                strict = replace(hard, **{FACET_FILTER[f]: v for f, v in facets.items()})
+                extra = [h for h in self.index.query(q, k, strict, pool=pool) if h.id not in seen]
+                hits += extra
+                if strict_n == 0 and not extra:
+                    asked = ", ".join(" / ".join(v) for v in facets.values())
+                    notes.append(f"Nothing matches all of {asked}; showing the closest alternatives.")
         return hits
 
-    def _rank(self, hits: list[Hit], facets: dict[str, tuple[str, ...]], k: int, base: dict[str, float] | None = None) -> list[ProductHit]:
-        boost = self.settings.facet_boost
+    def _rank(self, hits: list[Hit], facets: dict[str, tuple[str, ...]], k: int,
+              boost: float | None = None) -> list[ProductHit]:
+        boost = self.settings.facet_boost if boost is None else boost
         ranked = []
         for h in hits:
             matched = [f for f, v in facets.items() if h.metadata.get(f) in v]
-            score = (base or {}).get(h.id, h.score) + (boost * len(matched) / len(facets) if facets else 0.0)
+            score = h.score + (boost * len(matched) / len(facets) if facets else 0.0)
             reasons = tuple(f"{f.replace('base_', '').replace('_', ' ')}: {h.metadata.get(f)}" for f in matched)
             ranked.append(ProductHit(h.id, score, h.metadata, reasons))
         ranked.sort(key=lambda p: -p.score)
@@ -194,15 +202,20 @@ class Engine:
         ranked = [replace(h, reasons=h.reasons or ("close to your words",)) for h in ranked]
         return SearchResult(ranked, u, notes=notes)
 
-    def photo_facets(self, feats: np.ndarray, neighbours: int = 12) -> dict[str, str]:
-        """What the photo shows, by a similarity-weighted vote of its nearest catalog photos."""
-        hits = self.index.query(feats, neighbours, photos=True)
+    def photo_facets(self, hits: list[Hit]) -> dict[str, str]:
+        """What the photo shows, by a vote of its nearest catalog photos, softmax-weighted by similarity
+        so a near-identical catalog photo speaks for itself and a new photo gets its neighbours' view."""
+        top = hits[: self.settings.photo_vote_neighbours]
+        if not top:
+            return {}
+        best = top[0].score
+        weights = [float(np.exp((h.score - best) / self.settings.photo_vote_temperature)) for h in top]
         out = {}
         for facet in PHOTO_FACETS:
             votes: Counter[str] = Counter()
-            for h in hits:
+            for h, w in zip(top, weights, strict=True):
                 if h.metadata.get(facet):
-                    votes[h.metadata[facet]] += max(h.score, 0.0)
+                    votes[h.metadata[facet]] += w
             if votes:
                 out[facet] = votes.most_common(1)[0][0]
         return out
@@ -211,14 +224,12 @@ class Engine:
                       like_ids: tuple[str, ...], dislike_ids: tuple[str, ...]) -> SearchResult:
         notes: list[str] = []
         feats = self.photo_features(photo)
-        seen = self.photo_facets(feats)
         hard = self._hard_filters(u, filters)
+        pool = max(self.settings.candidate_pool // 3, k * 2)
+        raw = self.index.query(feats, pool, hard, photos=True, pool=pool)
+        seen = self.photo_facets(raw if not hard.active() else self.index.query(feats, 12, photos=True))
         if u is None:  # photo alone: the very product first, then the same look
-            pool = max(self.settings.candidate_pool // 3, k * 2)
-            raw = self.index.query(feats, pool, hard, photos=True)
-            ranked = self._rank(raw, {}, k)
-            ranked = [replace(h, reasons=("looks like your photo",)) for h in ranked]
-            return SearchResult(ranked, None, photo_facets=seen, notes=notes)
+            return SearchResult(self._rank_photo(raw, seen, k), None, photo_facets=seen, notes=notes)
         # photo + words: what the photo shows, changed by what the words ask for
         facets = {f: (v,) for f, v in seen.items() if f in ("article_type", "gender")}
         facets.update({f: v for f, v in u.facets.items() if f in SOFT_FACETS})
@@ -226,9 +237,21 @@ class Engine:
         q = self.fuser.fuse(img_q, self.embed_text(u.search_text))
         q = self._steered(q, u, like_ids, dislike_ids)
         hits = self._retrieve(q, facets, hard, k, notes)
-        ranked = self._rank(hits, facets, k)
+        ranked = self._rank(hits, facets, k, boost=self.settings.composed_facet_boost)
         return SearchResult(ranked, u, photo_facets=seen, notes=notes)
 
+    def _rank_photo(self, raw: list[Hit], seen: dict[str, str], k: int) -> list[ProductHit]:
+        """Near-identical photos first (the very product, or its twin listing), then products of the
+        same look: photo similarity plus a boost for sharing the photo's type, gender and colour."""
+        if not raw:
+            return []
+        facets = {f: (seen[f],) for f in ("article_type", "gender", "base_colour") if f in seen}
+        ranked = self._rank(raw, facets, len(raw), boost=self.settings.photo_facet_boost)
+        top = raw[0].score
+        exact = {h.id: n for n, h in enumerate(raw[:5]) if h.score >= top - self.settings.photo_exact_margin}
+        ranked.sort(key=lambda h: (0, exact[h.id]) if h.id in exact else (1, -h.score))
+        return [replace(h, reasons=("the same product as your photo",) if h.id in exact else
+                        ("looks like your photo", *h.reasons)) for h in ranked[:k]]
 
 def _meaningful(u: Understanding) -> bool:
     """Some letters or digits, or at least one understood constraint."""

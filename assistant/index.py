@@ -58,6 +58,21 @@ class Filters:
             return None
         return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
+    def matches(self, meta: dict) -> bool:
+        """The same test as `where()`, on one product's metadata."""
+        price = meta.get("sale_price", -1.0)
+        if self.min_price is not None and not price >= self.min_price:
+            return False
+        if self.max_price is not None and not (0.0 <= price <= self.max_price):
+            return False
+        for key, values in (("gender", self.gender), ("category", self.category),
+                            ("article_type", self.article_type), ("base_colour", self.colour),
+                            ("brand", self.brand), ("usage", self.usage)):
+            if values and meta.get(key) not in values:
+                return False
+        return not ((self.exclude_brand and meta.get("brand") in self.exclude_brand)
+                    or (self.exclude_colour and meta.get("base_colour") in self.exclude_colour))
+
     def active(self) -> bool:
         return self.where() is not None or bool(self.exclude_ids)
 
@@ -85,6 +100,7 @@ class ProductIndex:
                  prefix: str = "products") -> None:
         self.path, self.host, self.port, self.prefix = path, host, port, prefix
         self._collections: dict[str, object] = {}
+        self._meta: dict[str, dict] | None = None
         self.client = _client(path, host, port)
 
     def _collection(self, suffix: str):
@@ -92,7 +108,7 @@ class ProductIndex:
             try:
                 self._collections[suffix] = self.client.get_or_create_collection(
                     self.prefix + suffix, embedding_function=None,
-                    configuration={"hnsw": {"space": "cosine"}})
+                    configuration={"hnsw": {"space": "cosine", "ef_construction": 200, "ef_search": 200}})
             except Exception as e:
                 raise IndexUnavailable(f"search is unavailable: {e}") from None
         return self._collections[suffix]
@@ -117,15 +133,8 @@ class ProductIndex:
 
     def hashes(self) -> dict[str, str]:
         """id → content hash of every product in the index (what ingest compares against)."""
-        def get() -> dict[str, str]:
-            out, offset, col = {}, 0, self._collection(JOINT)
-            while True:
-                got = col.get(include=["metadatas"], limit=5000, offset=offset)
-                out.update({i: (m or {}).get("hash", "") for i, m in zip(got["ids"], got["metadatas"], strict=True)})
-                if len(got["ids"]) < 5000:
-                    return out
-                offset += 5000
-        return self._call(get)
+        self.refresh()
+        return {i: m.get("hash", "") for i, m in self.metadata().items()}
 
     def upsert(self, ids: Sequence[str], joint: np.ndarray, photos: np.ndarray, metadatas: Sequence[dict]) -> None:
         """Photos first, joint last: a product counts as indexed once its joint row (with its hash) is in."""
@@ -137,6 +146,8 @@ class ProductIndex:
                 self._collection(JOINT).upsert(ids=list(ids[sl]), embeddings=joint[sl].tolist(),
                                                metadatas=list(metadatas[sl]))
         self._call(do)
+        if self._meta is not None:
+            self._meta.update(zip(ids, metadatas, strict=True))
 
     def delete(self, ids: Sequence[str]) -> None:
         if ids:
@@ -144,24 +155,56 @@ class ProductIndex:
                 for suffix in (JOINT, PHOTOS):
                     self._collection(suffix).delete(ids=list(ids))
             self._call(do)
+            if self._meta is not None:
+                for i in ids:
+                    self._meta.pop(i, None)
 
-    def query(self, vector: np.ndarray, k: int, filters: Filters | None = None, photos: bool = False) -> list[Hit]:
-        where = filters.where() if filters else None
-        col_suffix = PHOTOS if photos else JOINT
+    def metadata(self) -> dict[str, dict]:
+        """id → metadata of every indexed product, read once and kept in memory (refresh() re-reads)."""
+        if self._meta is None:
+            def get_all() -> dict[str, dict]:
+                out, offset, col = {}, 0, self._collection(JOINT)
+                while True:
+                    got = col.get(include=["metadatas"], limit=5000, offset=offset)
+                    out.update({i: m or {} for i, m in zip(got["ids"], got["metadatas"], strict=True)})
+                    if len(got["ids"]) < 5000:
+                        return out
+                    offset += 5000
+            self._meta = self._call(get_all)
+        return self._meta
 
-        def do() -> list[Hit]:
-            col = self._collection(col_suffix)
-            n = min(k, col.count())
-            if n == 0:
-                return []
-            res = col.query(query_embeddings=[np.asarray(vector, np.float32).tolist()], n_results=n, where=where,
-                            include=["metadatas", "distances"])
-            return [Hit(i, 1.0 - float(d), m or {})
-                    for i, d, m in zip(res["ids"][0], res["distances"][0], res["metadatas"][0], strict=True)]
-        hits = self._call(do)
-        if filters and filters.exclude_ids:
-            hits = [h for h in hits if h.id not in set(filters.exclude_ids)]
-        return hits
+    def refresh(self) -> None:
+        self._meta = None
+
+    def _nearest(self, vector: np.ndarray, n: int, where: dict | None, photos: bool) -> list[tuple[str, float]]:
+        def do() -> list[tuple[str, float]]:
+            res = self._collection(PHOTOS if photos else JOINT).query(
+                query_embeddings=[np.asarray(vector, np.float32).tolist()], n_results=n, where=where,
+                include=["distances"])
+            return [(i, 1.0 - float(d)) for i, d in zip(res["ids"][0], res["distances"][0], strict=True)]
+        return self._call(do)
+
+    def query(self, vector: np.ndarray, k: int, filters: Filters | None = None, photos: bool = False,
+              pool: int = 0) -> list[Hit]:
+        """The k nearest products that pass `filters`, by cosine similarity.
+
+        Fast path: one unfiltered nearest-neighbour query over `pool` products, filtered against the
+        cached metadata (Chroma's metadata fetch and `where` filtering cost 10x the vector search).
+        When that finds fewer than k, Chroma filters with `where` itself, so rare filters still fill up."""
+        meta = self.metadata()
+        n_all = len(meta)
+        if n_all == 0 or k <= 0:
+            return []
+        filters = filters or Filters()
+        excluded = set(filters.exclude_ids)
+        fast = self._nearest(vector, min(n_all, max(pool, k + len(excluded))), None, photos)
+        hits = [Hit(i, s, meta.get(i, {})) for i, s in fast if i not in excluded and filters.matches(meta.get(i, {}))]
+        if len(hits) < k and len(fast) < n_all and filters.where() is not None:
+            seen = {h.id for h in hits}
+            slow = self._nearest(vector, min(n_all, k + len(excluded)), filters.where(), photos)
+            hits += [Hit(i, s, meta.get(i, {})) for i, s in slow if i not in excluded and i not in seen]
+            hits.sort(key=lambda h: -h.score)
+        return hits[:k]
 
     def get(self, ids: Sequence[str], vectors: bool = False, photos: bool = False) -> dict[str, tuple[dict, np.ndarray | None]]:
         """Metadata (and optionally vectors) of the given products."""
@@ -182,17 +225,9 @@ class ProductIndex:
         """Every facet value in the index with its count (the catalog's own vocabulary)."""
         from .catalog import FACETS
 
-        def do() -> dict[str, dict[str, int]]:
-            out: dict[str, dict[str, int]] = {f: {} for f in FACETS}
-            offset, col = 0, self._collection(JOINT)
-            while True:
-                got = col.get(include=["metadatas"], limit=5000, offset=offset)
-                for m in got["metadatas"]:
-                    for f in FACETS:
-                        v = (m or {}).get(f)
-                        if v:
-                            out[f][v] = out[f].get(v, 0) + 1
-                if len(got["ids"]) < 5000:
-                    return out
-                offset += 5000
-        return self._call(do)
+        out: dict[str, dict[str, int]] = {f: {} for f in FACETS}
+        for m in self.metadata().values():
+            for f in FACETS:
+                if m.get(f):
+                    out[f][m[f]] = out[f].get(m[f], 0) + 1
+        return out

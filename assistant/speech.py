@@ -32,8 +32,10 @@ class Transcript:
 
 
 class Transcriber(Protocol):
-    def transcribe(self, audio: np.ndarray) -> tuple[str, str]:
-        """16 kHz mono float32 → (text, language code)."""
+    def transcribe(self, audio: np.ndarray, prompts: dict[str, str] | None = None,
+                   languages: tuple[str, ...] = ()) -> tuple[str, str]:
+        """16 kHz mono float32 → (text, language code). `prompts` (per language) bias decoding towards
+        the catalog's words; `languages` restricts language detection to the shop's languages."""
         ...
 
 
@@ -111,9 +113,16 @@ class FasterWhisper:
         except (RuntimeError, OSError, ValueError) as e:
             raise ModelFileError(f"cannot load the speech model {source}: {e}") from None
 
-    def transcribe(self, audio: np.ndarray) -> tuple[str, str]:
-        segments, info = self.model.transcribe(audio, beam_size=1, vad_filter=False,
-                                               condition_on_previous_text=False)
+    def transcribe(self, audio: np.ndarray, prompts: dict[str, str] | None = None,
+                   languages: tuple[str, ...] = ()) -> tuple[str, str]:
+        language = None
+        if languages and self.model.model.is_multilingual:
+            _, _, probs = self.model.detect_language(audio)
+            allowed = [(p, lang) for lang, p in probs if lang in languages]
+            language = max(allowed)[1] if allowed else None
+        prompt = (prompts or {}).get(language or "en")
+        segments, info = self.model.transcribe(audio, language=language, beam_size=5, vad_filter=False,
+                                               condition_on_previous_text=False, initial_prompt=prompt)
         return " ".join(s.text.strip() for s in segments).strip(), info.language
 
 
@@ -128,8 +137,9 @@ class OpenAIWhisper:
         except (RuntimeError, OSError) as e:
             raise ModelFileError(f"cannot load the speech model {source}: {e}") from None
 
-    def transcribe(self, audio: np.ndarray) -> tuple[str, str]:
-        out = self.model.transcribe(audio, fp16=False, temperature=0.0)
+    def transcribe(self, audio: np.ndarray, prompts: dict[str, str] | None = None,
+                   languages: tuple[str, ...] = ()) -> tuple[str, str]:
+        out = self.model.transcribe(audio, fp16=False, temperature=0.0, initial_prompt=(prompts or {}).get("en"))
         return str(out["text"]).strip(), str(out.get("language") or "")
 
 
@@ -143,12 +153,13 @@ def load_transcriber(name: str, cache_dir: str, threads: int = 2) -> Transcriber
     return FasterWhisper(source, threads)
 
 
-def transcribe(data: bytes, model: Transcriber, max_seconds: float = 30.0) -> Transcript:
+def transcribe(data: bytes, model: Transcriber, max_seconds: float = 30.0, prompts: dict[str, str] | None = None,
+               languages: tuple[str, ...] = ()) -> Transcript:
     audio, note = decode_audio(data, max_seconds)
     seconds = len(audio) / SAMPLE_RATE
     if is_silent(audio):
         return Transcript("", "", seconds, "Sorry, I didn't catch that. Could you say it again?")
-    text, language = model.transcribe(audio)
+    text, language = model.transcribe(audio, prompts, languages)
     if not any(ch.isalnum() for ch in text):
         return Transcript("", language, seconds, "Sorry, I didn't catch that. Could you say it again?")
     return Transcript(text, language, seconds, note)

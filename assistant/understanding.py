@@ -234,3 +234,16 @@ def understand(query: str, vocab: Vocabulary) -> Understanding:
                          facets={k: tuple(v) for k, v in facets.items()},
                          excluded={k: tuple(v) for k, v in excluded.items() if k in ("base_colour", "brand", "article_type")},
                          negative_text=" ".join(negative))
+
+
+def speech_prompts(vocab: Vocabulary) -> dict[str, str]:
+    """Per-language prompts that bias speech recognition towards the catalog's own words
+    ("navy blue", "sweatshirts", "kurtas" …), most common values first."""
+    def common(facet: str, n: int) -> list[str]:
+        values = vocab.values.get(facet, {})
+        return [v.lower() for v, _ in sorted(values.items(), key=lambda kv: -kv[1]) if v and v.upper() != "NA"][:n]
+    en = ("A shopper asks for fashion products, for men's or women's: " + ", ".join(common("base_colour", 30)) + "; "
+          + ", ".join(common("article_type", 50)) + "; under 1000 rupees.")
+    _, zh = _lexicons()
+    zh_words = [k for k in zh["terms"] if len(k) >= 2 and zh["terms"][k].strip()][:80]
+    return {"en": en, "zh": "顾客想买：" + "，".join(zh_words) + "，1000元以下。"}
