@@ -63,7 +63,7 @@ def settings(workdir: Path, slice_catalog: Path) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def engine(settings: Settings):  # noqa: ANN201
+def engine(settings: Settings):
     """The real thing on the slice: trained space, embedded Chroma, real encoders."""
     from assistant.bootstrap import ensure_ready
 

@@ -1,0 +1,179 @@
+"""The search engine on the real slice (trained space, real encoders, embedded Chroma): words find the asked
+type / colour / gender, a catalog photo finds its product, filters hold, and bad input is refused clearly
+without breaking the next request."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from assistant.engine import Engine, ProductHit
+from assistant.errors import InputError
+from assistant.index import Filters
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.mark.parametrize(("query", "want"), [
+    ("men's blue shirts", {"gender": "Men", "base_colour": "Blue", "article_type": "Shirts"}),
+    ("black watch for men", {"gender": "Men", "base_colour": "Black", "article_type": "Watches"}),
+    ("white shirt for him", {"gender": "Men", "base_colour": "White", "article_type": "Shirts"}),
+    ("women's black t-shirt", {"gender": "Women", "base_colour": "Black", "article_type": "Tshirts"}),
+    ("heels for women", {"gender": "Women", "article_type": "Heels"}),
+    ("男士白色衬衫", {"gender": "Men", "base_colour": "White", "article_type": "Shirts"}),
+])
+def test_words_find_the_asked_type_colour_and_gender(engine: Engine, query: str, want: dict[str, str]) -> None:
+    result = engine.search(text=query, top_k=10)
+    top = result.hits[:5]
+    assert len(top) == 5
+
+    def fits(hit: ProductHit) -> bool:
+        return all(hit.product[f] == v or (f == "gender" and hit.product[f] == "Unisex") for f, v in want.items())
+
+    titles = [h.product["title"] for h in top]
+    assert all(fits(h) for h in top[:3]), titles  # the first three are exactly what was asked
+    assert sum(fits(h) for h in top) >= 4, titles  # and nearly all of the first five
+    assert all(h.product["article_type"] == want["article_type"] for h in top), titles  # never another kind of thing
+    assert all(hit.reasons for hit in top)
+    assert result.latency_ms > 0
+
+
+def test_words_alone_rank_by_meaning(engine: Engine) -> None:
+    """No facet words at all: the space itself must bring the right kind of product up."""
+    result = engine.search(text="something to carry my laptop and books to college", top_k=10)
+    kinds = [h.product["article_type"] for h in result.hits[:10]]
+    assert sum(k in ("Backpacks", "Laptop Bag", "Handbags", "Messenger Bag", "Duffel Bag") for k in kinds) >= 5, kinds
+
+
+def _products(engine: Engine, n: int = 400) -> list[tuple[str, dict]]:
+    return sorted(engine.index.sample(n), key=lambda x: x[0])
+
+
+def test_a_catalog_photo_finds_its_product_first(engine: Engine) -> None:
+    picks = _products(engine)[::40][:8]
+    for pid, meta in picks:
+        result = engine.search(image=meta["image"], top_k=10)
+        assert result.ids[0] == pid, (pid, meta["title"], result.ids[:3])
+        assert result.photo_facets.get("article_type") == meta["article_type"]
+
+
+def test_a_shoppers_photo_of_a_product_finds_it(engine: Engine) -> None:
+    """The same product photographed again: smaller, cropped a little, recompressed, as bytes."""
+    found = 0
+    picks = _products(engine)[5::50][:6]
+    for pid, meta in picks:
+        im = Image.open(meta["image"]).convert("RGB")
+        w, h = im.size
+        im = im.crop((4, 6, w - 5, h - 4)).resize((w * 3 // 4, h * 3 // 4))
+        buf = io.BytesIO()
+        im.save(buf, "JPEG", quality=60)
+        result = engine.search(image=buf.getvalue(), top_k=10)
+        found += pid in result.ids[:3]
+    assert found >= len(picks) - 1
+
+
+def test_photo_as_object_bytes_or_path(engine: Engine) -> None:
+    pid, meta = _products(engine)[7]
+    path = Path(meta["image"])
+    for photo in (path, str(path), path.read_bytes(), Image.open(path)):
+        assert engine.search(image=photo, top_k=3).ids[0] == pid
+
+
+def test_price_filter_is_respected(engine: Engine) -> None:
+    for filters in (Filters(max_price=800), Filters(min_price=1000, max_price=2000)):
+        result = engine.search(text="shirts", filters=filters, top_k=20)
+        assert result.hits
+        for h in result.hits:
+            assert 0 <= h.product["sale_price"] <= filters.max_price
+            assert filters.min_price is None or h.product["sale_price"] >= filters.min_price
+    said = engine.search(text="casual shoes under 1500 rupees", top_k=20)
+    assert said.understanding.max_price == 1500 and said.hits
+    assert all(0 <= h.product["sale_price"] <= 1500 for h in said.hits)
+    assert all(h.product["article_type"] == "Casual Shoes" for h in said.hits[:5])
+
+
+def test_other_filters_and_refusals(engine: Engine) -> None:
+    result = engine.search(text="shirts", filters=Filters(gender=("Men",), exclude_colour=("Blue", "White")), top_k=15)
+    assert result.hits and all(h.product["gender"] == "Men" for h in result.hits)
+    assert all(h.product["base_colour"] not in ("Blue", "White") for h in result.hits)
+    refused = engine.search(text="men's shirts not blue", top_k=15)
+    assert refused.hits and all(h.product["base_colour"] != "Blue" for h in refused.hits)
+    _, meta = _products(engine)[3]
+    priced = engine.search(image=meta["image"], filters=Filters(max_price=500), top_k=10)
+    assert all(0 <= h.product["sale_price"] <= 500 for h in priced.hits)
+
+
+def _png_header(width: int, height: int) -> bytes:
+    """A PNG that claims to be width×height (a decompression bomb's header) with a tiny body."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+
+
+@pytest.fixture(scope="module")
+def bad_photos(tmp_path_factory: pytest.TempPathFactory, engine: Engine) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("bad-photos")
+    real = Path(_products(engine)[0][1]["image"]).read_bytes()
+    files = {
+        "corrupt.jpg": real[:200] + b"\x00garbage" * 100,
+        "zero.jpg": b"",
+        "truncated.jpg": real[: len(real) // 2],
+        "text.jpg": b"Dear shopper,\nthis is a text file with a .jpg name.\n",
+        "bomb-header.png": _png_header(60_000, 60_000),
+    }
+    for name, data in files.items():
+        (d / name).write_bytes(data)
+    big = d / "huge-10000x10000.png"
+    Image.new("1", (10_000, 10_000)).save(big)  # a real, small file that decodes to 100 megapixels
+    return {p.name: p for p in d.iterdir()}
+
+
+BAD_WORDS = [
+    ("", "tell me what you are looking for"),
+    ("   \n\t ", "tell me what you are looking for"),
+    ("shoes " * 2000, "too long"),
+    ("😀🎉👠🔥", "couldn't find anything to search for"),
+    ("?!… —", "couldn't find anything to search for"),
+]
+
+
+@pytest.mark.parametrize(("text", "words"), BAD_WORDS, ids=["empty", "blank", "10kB", "emoji", "punctuation"])
+def test_bad_words_are_refused_clearly(engine: Engine, text: str, words: str) -> None:
+    with pytest.raises(InputError, match=words):
+        engine.search(text=text)
+    assert engine.search(text="black watch", top_k=3).hits  # the next request works
+
+
+@pytest.mark.parametrize(("name", "words"), [
+    ("corrupt.jpg", "not a readable image"),
+    ("zero.jpg", "empty"),
+    ("truncated.jpg", "not a readable image"),
+    ("text.jpg", "not a readable image"),
+    ("bomb-header.png", "too large"),
+    ("huge-10000x10000.png", "too large"),
+])
+def test_bad_photos_are_refused_clearly(engine: Engine, bad_photos: dict[str, Path], name: str, words: str) -> None:
+    path = bad_photos[name]
+    for photo in (path, path.read_bytes()):
+        with pytest.raises(InputError, match=words) as err:
+            engine.search(image=photo)
+        assert len(str(err.value)) < 200
+        with pytest.raises(InputError, match=words):
+            engine.search(text="like this but red", image=photo)
+    pid, meta = _products(engine)[11]
+    assert engine.search(image=meta["image"], top_k=3).ids[0] == pid  # the next request works
+
+
+def test_missing_and_oversized_photo_files(engine: Engine, tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="not found"):
+        engine.search(image=tmp_path / "nope.jpg")
+    big = tmp_path / "big.jpg"
+    big.write_bytes(b"\xff\xd8" + b"\0" * (engine.settings.max_upload_bytes + 10))
+    with pytest.raises(InputError, match="too big"):
+        engine.search(image=big)
