@@ -1,0 +1,421 @@
+"""Per-browser-session conversation state and the follow-up logic of the shopping chat.
+
+A `Session` lives in a `gr.State` for one browser tab and is never persisted: the shopper's photo is
+kept in memory (downscaled) only while that request is being refined, and dropped on a new request or
+a reset. `interpret` decides whether a message refines the last request ("cheaper", "in blue", "for
+women", "more like the second one", "not this brand", "show more") or starts a new one, and
+`search_call` turns the state into the arguments of `Engine.search`. Nothing here imports gradio.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, fields, replace
+from typing import TYPE_CHECKING, Any, Literal
+
+from .index import Filters
+
+if TYPE_CHECKING:
+    from .understanding import Understanding
+
+PAGE_SIZE = 12
+IntentKind = Literal["new", "refine", "cheaper", "pricier", "more", "similar", "not_brand"]
+
+# ---------------------------------------------------------------------------------------------------
+# constraints: what the shopper asked for, shown as chips and applied as hard filters
+# ---------------------------------------------------------------------------------------------------
+CHIP_ORDER = ("price", "gender", "article_type", "colour", "usage", "brand", "exclude_brand", "exclude_colour")
+FACET_FIELD = {"gender": "gender", "article_type": "article_type", "base_colour": "colour", "usage": "usage",
+               "brand": "brand"}
+
+
+def rupees(value: float | None) -> str:
+    """₹ with Indian digit grouping: 1299 → ₹1,299; 125000 → ₹1,25,000."""
+    if value is None or value < 0:
+        return "—"
+    whole = round(value)
+    digits = str(abs(whole))
+    if len(digits) > 3:
+        head, tail = digits[:-3], digits[-3:]
+        groups = []
+        while len(head) > 2:
+            groups.insert(0, head[-2:])
+            head = head[:-2]
+        if head:
+            groups.insert(0, head)
+        digits = ",".join([*groups, tail])
+    return f"₹{digits}"
+
+
+@dataclass(frozen=True)
+class Constraints:
+    """Hard constraints of the current request; each field is one removable chip."""
+
+    min_price: float | None = None
+    max_price: float | None = None
+    gender: tuple[str, ...] = ()
+    article_type: tuple[str, ...] = ()
+    colour: tuple[str, ...] = ()
+    usage: tuple[str, ...] = ()
+    brand: tuple[str, ...] = ()
+    exclude_brand: tuple[str, ...] = ()
+    exclude_colour: tuple[str, ...] = ()
+
+    @classmethod
+    def from_understanding(cls, u: Understanding | None) -> Constraints:
+        if u is None:
+            return cls()
+        values: dict[str, Any] = {FACET_FIELD[f]: tuple(v) for f, v in u.facets.items() if f in FACET_FIELD}
+        return cls(min_price=u.min_price, max_price=u.max_price,
+                   exclude_brand=tuple(u.excluded.get("brand", ())),
+                   exclude_colour=tuple(u.excluded.get("base_colour", ())), **values)
+
+    def is_empty(self) -> bool:
+        return self == Constraints()
+
+    def merge(self, newer: Constraints) -> Constraints:
+        """`newer` wins field by field (a new colour replaces the old one); exclusions add up."""
+        out = self
+        for f in ("gender", "article_type", "colour", "usage", "brand"):
+            if getattr(newer, f):
+                out = replace(out, **{f: getattr(newer, f)})
+        if newer.max_price is not None:
+            out = replace(out, max_price=newer.max_price)
+            if out.min_price is not None and newer.min_price is None and out.min_price > newer.max_price:
+                out = replace(out, min_price=None)
+        if newer.min_price is not None:
+            out = replace(out, min_price=newer.min_price)
+            if out.max_price is not None and newer.max_price is None and out.max_price < newer.min_price:
+                out = replace(out, max_price=None)
+        out = replace(out, exclude_brand=_union(out.exclude_brand, newer.exclude_brand),
+                      exclude_colour=_union(out.exclude_colour, newer.exclude_colour))
+        # asking for a brand or colour again lifts its exclusion, and the other way round
+        out = replace(out, exclude_brand=tuple(b for b in out.exclude_brand if b not in newer.brand),
+                      exclude_colour=tuple(c for c in out.exclude_colour if c not in newer.colour))
+        return replace(out, brand=tuple(b for b in out.brand if b not in newer.exclude_brand),
+                       colour=tuple(c for c in out.colour if c not in newer.exclude_colour))
+
+    def chips(self) -> list[tuple[str, str]]:
+        """(label, key) of every active constraint, in a stable order."""
+        out: list[tuple[str, str]] = []
+        for key in CHIP_ORDER:
+            label = self._label(key)
+            if label:
+                out.append((label, key))
+        return out
+
+    def _label(self, key: str) -> str:
+        if key == "price":
+            lo, hi = self.min_price, self.max_price
+            if lo is not None and hi is not None:
+                return f"Price: {rupees(lo)} – {rupees(hi)}"
+            if hi is not None:
+                return f"Price: under {rupees(hi)}"
+            return f"Price: over {rupees(lo)}" if lo is not None else ""
+        values: tuple[str, ...] = getattr(self, key)
+        if not values:
+            return ""
+        if key == "gender":
+            main = [g for g in values if g != "Unisex"] or list(values)
+            return "For: " + " / ".join(main) + (" (+ unisex)" if len(main) < len(values) else "")
+        names = {"article_type": "Category", "colour": "Colour", "usage": "Occasion", "brand": "Brand",
+                 "exclude_brand": "Not brand", "exclude_colour": "Not colour"}
+        return f"{names[key]}: {' / '.join(values)}"
+
+    def keep(self, keys: Iterable[str]) -> Constraints:
+        """Only the chips still ticked; an unticked chip removes its constraint."""
+        kept = set(keys)
+        out = self
+        if "price" not in kept:
+            out = replace(out, min_price=None, max_price=None)
+        for key in CHIP_ORDER[1:]:
+            if key not in kept:
+                out = replace(out, **{key: ()})
+        return out
+
+    def filters(self, exclude_ids: Sequence[str] = ()) -> Filters:
+        return Filters(min_price=self.min_price, max_price=self.max_price, gender=self.gender,
+                       article_type=self.article_type, colour=self.colour, usage=self.usage, brand=self.brand,
+                       exclude_brand=self.exclude_brand, exclude_colour=self.exclude_colour,
+                       exclude_ids=tuple(exclude_ids))
+
+    def admits(self, product: dict) -> bool:
+        """Whether a product (index metadata or a card) meets every constraint."""
+        price = product.get("sale_price")
+        price = price if isinstance(price, (int, float)) and price >= 0 else None
+        if self.min_price is not None and (price is None or price < self.min_price):
+            return False
+        if self.max_price is not None and (price is None or price > self.max_price):
+            return False
+        for key, values in (("gender", self.gender), ("article_type", self.article_type), ("base_colour", self.colour),
+                            ("usage", self.usage), ("brand", self.brand)):
+            if values and product.get(key) not in values:
+                return False
+        return product.get("brand") not in self.exclude_brand and product.get("base_colour") not in self.exclude_colour
+
+    def words(self) -> str:
+        """The constraints as search words ("women blue heels"), for the text encoder."""
+        gender = [g for g in self.gender if g != "Unisex"] or list(self.gender)
+        parts = [*gender[:1], *self.colour[:1], *self.usage[:1], *self.brand[:1], *self.article_type[:2]]
+        return " ".join(parts).lower()
+
+    def describe(self, language: str = "en", noun: str = "") -> str:
+        """A short phrase for replies: "women's black heels under ₹1,500" (`noun` when no category is set)."""
+        kinds = self.article_type[:1] or ((noun,) if noun else ())
+        if language == "zh":
+            bits = [" ".join(v) for v in (self.gender[:1], self.colour[:1], kinds) if v]
+            text = " · ".join(bits)
+            if self.max_price is not None:
+                text += f"（{rupees(self.max_price)} 以下）"
+            elif self.min_price is not None:
+                text += f"（{rupees(self.min_price)} 以上）"
+            return text
+        who = {"Men": "men's", "Women": "women's", "Boys": "boys'", "Girls": "girls'", "Unisex": "unisex"}
+        gender = next((who[g] for g in self.gender if g in who and g != "Unisex"), "")
+        words = [gender, *(c.lower() for c in self.colour[:1]), *(u.lower() for u in self.usage[:1]),
+                 *self.brand[:1], *(t.lower() for t in kinds)]
+        text = " ".join(w for w in words if w)
+        if self.min_price is not None and self.max_price is not None:
+            text += f" between {rupees(self.min_price)} and {rupees(self.max_price)}"
+        elif self.max_price is not None:
+            text += f" under {rupees(self.max_price)}"
+        elif self.min_price is not None:
+            text += f" over {rupees(self.min_price)}"
+        if self.exclude_brand:
+            text += f", not {' or '.join(self.exclude_brand)}"
+        return text.strip()
+
+
+def _union(a: tuple[str, ...], b: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys((*a, *b)))
+
+
+# ---------------------------------------------------------------------------------------------------
+# the session
+# ---------------------------------------------------------------------------------------------------
+def summarize(product_id: str, product: dict, score: float = 0.0, reasons: Sequence[str] = ()) -> dict:
+    """The fields of a product the chat keeps and the API returns."""
+    def price(key: str) -> float | None:
+        value = product.get(key)
+        return float(value) if isinstance(value, (int, float)) and value >= 0 else None
+
+    return {"id": product_id, "title": str(product.get("title", "")), "brand": str(product.get("brand", "")),
+            "price": price("price"), "sale_price": price("sale_price") if price("sale_price") is not None else price("price"),
+            "currency": str(product.get("currency") or "INR"), "image": str(product.get("image", "")),
+            "gender": str(product.get("gender", "")), "article_type": str(product.get("article_type", "")),
+            "base_colour": str(product.get("base_colour", "")), "usage": str(product.get("usage", "")),
+            "score": round(float(score), 4), "reasons": list(reasons)}
+
+
+@dataclass
+class Session:
+    """One shopper's conversation: the current request, what is on screen, likes and dislikes."""
+
+    text: str = ""  # the request's own words
+    subject: str = ""  # its words that are not constraints ("party", "with pockets")
+    language: str = "en"
+    photo: bytes | None = field(default=None, repr=False)  # shopper's photo, in memory only
+    photo_path: str = ""  # a catalog photo ("more like the second one")
+    photo_description: str = ""
+    photo_facets: dict[str, str] = field(default_factory=dict)  # what the photo shows (gender, type …)
+    constraints: Constraints = field(default_factory=Constraints)
+    settled: bool = False  # after the first search the chips are the constraints
+    shown: list[dict] = field(default_factory=list)  # the cards on screen, in order
+    seen_ids: list[str] = field(default_factory=list)  # every card shown for this request
+    likes: list[str] = field(default_factory=list)
+    dislikes: list[str] = field(default_factory=list)
+    page: int = 0
+
+    @property
+    def active(self) -> bool:
+        return bool(self.text or self.photo or self.photo_path)
+
+    def copy(self) -> Session:
+        return replace(self, photo_facets=dict(self.photo_facets), shown=list(self.shown), seen_ids=list(self.seen_ids),
+                       likes=list(self.likes), dislikes=list(self.dislikes))
+
+    def photo_words(self) -> str:
+        """What the photo shows, in words ("men navy blue shirts")."""
+        f = self.photo_facets
+        return " ".join(f.get(k, "") for k in ("gender", "base_colour", "article_type") if f.get(k)).lower()
+
+    def noun(self) -> str:
+        """What kind of product this request is about when no category chip says it."""
+        return self.photo_facets.get("article_type", "")
+
+    def prices(self) -> list[float]:
+        return [p["sale_price"] for p in self.shown if p.get("sale_price") is not None]
+
+
+# ---------------------------------------------------------------------------------------------------
+# what a follow-up message means
+# ---------------------------------------------------------------------------------------------------
+ORDINALS = {"first": 0, "1st": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2, "fourth": 3, "4th": 3, "fifth": 4,
+            "5th": 4, "sixth": 5, "6th": 5, "seventh": 6, "7th": 6, "eighth": 7, "8th": 7, "ninth": 8, "9th": 8,
+            "tenth": 9, "10th": 9, "eleventh": 10, "11th": 10, "twelfth": 11, "12th": 11, "last": -1}
+ZH_ORDINALS = {"一": 0, "二": 1, "两": 1, "三": 2, "四": 3, "五": 4, "六": 5, "七": 6, "八": 7, "九": 8, "十": 9}
+_REF = r"(?:the\s+)?(?:#\s*\d+|no\.?\s*\d+|number\s+\d+|\d+(?:st|nd|rd|th)?|" + "|".join(ORDINALS) + \
+    r"|this|that|it|these|those|them)(?:\s+ones?)?"
+SIMILAR = re.compile(r"\b(?:more|something|anything|others?|items?|ones?|show\s+me)?\s*"
+                     rf"(?:like|similar\s+to|closer\s+to)\s+{_REF}\b"
+                     r"|(?:像|类似|相似|和|跟)第?[一二两三四五六七八九十\d]+(?:个|件|款)",
+                     re.I)
+NOT_BRAND = re.compile(r"\b(?:not|no|without|hate|don'?t\s+like|dislike)\s+"
+                       r"(?:this|that|the\s+same|these|those|its|their)\s+brands?\b"
+                       r"|\b(?:other|different|another)\s+brands?\b|\bsame\s+brand\b.*\bno\b"
+                       r"|(?:不要|不喜欢|换)(?:这个|这|那个|别的|个|一个)?(?:牌子|品牌)|(?:别的|其他)(?:牌子|品牌)", re.I)
+MORE = re.compile(r"^\s*(?:(?:please\s+)?(?:show|give|see|load)\s+(?:me\s+)?)?(?:some\s+)?more"
+                  r"(?:\s+(?:please|results|options|products|items))?"
+                  r"(?:\s+please)?\s*[.!]*\s*$|^\s*next(?:\s+page)?\s*[.!]*\s*$|^\s*keep\s+going\b|\bnext\s+page\b|"
+                  r"^\s*(?:更多|再来一些|再看看|下一页|还有吗|还有别的吗|换一批)\s*[。！!]*\s*$", re.I)
+CHEAPER = re.compile(r"\bcheaper\b|\bless\s+expensive\b|\blower\s+price|\bmore\s+affordable\b|\bcheap(?:er)?\s+ones?\b"
+                     r"|\btoo\s+(?:expensive|pricey|costly)\b|便宜|太贵|实惠", re.I)
+PRICIER = re.compile(r"\bmore\s+expensive\b|\bpricier\b|\bpremium\b|\bhigher[\s-]end\b|\bfancier\b|贵一点|更贵|高档|高端", re.I)
+NEW_TOPIC = re.compile(r"^\s*(?:new\s+search|start\s+over|something\s+else|forget\s+(?:it|that)|instead)\b"
+                       r"|^\s*(?:换个话题|重新开始|重新找|换个东西)", re.I)
+_FILLER_WORDS = """a an the and or but for in on with of to at by from as is are be it its them they those these this that
+i i'm im me my we you your please pls show see find get give want need would like love could can do does have has got
+any anything some something ones one only just also instead too either now then maybe prefer rather kind sort style
+version versions option options colour color shade same what about how ok okay yes thanks thank well so make it's
+less than more under below over above rupees rupee rs inr bucks price priced within upto up budget cost costing
+not no without other different brand brands actually really very bit little lot
+要 想 买 的 一些 一点 有 吗 呢 吧 给 我 看看 看 换成 换 成 改 颜色 款 只 请 帮 找 一下 还 也 再 是 啊 呀 了 些 个 件"""
+FILLER = frozenset(_FILLER_WORDS.split())
+CJK = re.compile(r"[\u3400-\u9fff]")
+
+
+@dataclass(frozen=True)
+class Intent:
+    kind: IntentKind
+    constraints: Constraints = field(default_factory=Constraints)
+    ordinal: int = 0  # the card referred to (0-based; -1 is the last)
+
+
+def ordinal(message: str) -> int:
+    """Which card a message points at: "the second one" → 1, "#3" → 2, "第二个" → 1, "the last" → -1."""
+    m = re.search(r"第\s*([一二两三四五六七八九十]|\d+)\s*(?:个|件|款)?", message)
+    if m:
+        g = m.group(1)
+        return int(g) - 1 if g.isdigit() else ZH_ORDINALS[g]
+    if "最后" in message:
+        return -1
+    low = message.lower()
+    m = re.search(r"(?:#|no\.?|number)\s*(\d+)", low) or re.search(r"\b(\d+)(?:st|nd|rd|th)\b", low) \
+        or re.search(r"\b(?:like|to)\s+(?:the\s+)?(\d+)\b", low)
+    if m:
+        return max(int(m.group(1)) - 1, 0)
+    for word, n in ORDINALS.items():
+        if re.search(rf"\b{word}\b", low):
+            return n
+    return 0
+
+
+def content_words(u: Understanding, understand: Callable[[str], Understanding]) -> list[str]:
+    """Words of a request that are neither a constraint (colour, type, price …) nor filler."""
+    words: list[str] = []
+    text = re.sub(r"\d[\d,.]*\s*k?", " ", u.search_text.lower())
+    for token in re.findall(r"[\w'\-]+", text):
+        if CJK.search(token):
+            token = "".join(ch for ch in token if ch not in FILLER)
+            if not token:
+                continue
+        if token in FILLER or len(token) < 2:
+            continue
+        t = understand(token)
+        if t.facets or t.excluded or t.max_price is not None or t.min_price is not None:
+            continue
+        words.append(token)
+    return words
+
+
+def interpret(message: str, session: Session, understanding: Understanding | None,
+              understand: Callable[[str], Understanding], new_photo: bool = False) -> Intent:
+    """Decide what a message does to the current request."""
+    if new_photo or not session.active or not message.strip():
+        return Intent("new")
+    text = message.strip()
+    if NEW_TOPIC.search(text):
+        return Intent("new")
+    asked = Constraints.from_understanding(understanding)
+    if SIMILAR.search(text):
+        return Intent("similar", ordinal=ordinal(text))
+    if NOT_BRAND.search(text):
+        return Intent("not_brand", asked, ordinal=ordinal(text))
+    if MORE.search(text):
+        return Intent("more")
+    if CHEAPER.search(text):
+        return Intent("cheaper", replace(asked, max_price=None, min_price=None))
+    if PRICIER.search(text):
+        return Intent("pricier", replace(asked, max_price=None, min_price=None))
+    if understanding is None:
+        return Intent("new")
+    if asked.article_type and not set(asked.article_type) & set(session.constraints.article_type):
+        return Intent("new")  # another kind of product
+    if content_words(understanding, understand):
+        return Intent("new")
+    if asked.is_empty():
+        return Intent("new")
+    return Intent("refine", asked)
+
+
+# ---------------------------------------------------------------------------------------------------
+# from state to an Engine.search call
+# ---------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SearchCall:
+    """The arguments of `Engine.search` for the current state."""
+
+    text: str | None
+    image: bytes | str | None
+    filters: Filters
+    top_k: int
+    like_ids: tuple[str, ...] = ()
+    dislike_ids: tuple[str, ...] = ()
+    use_understanding: bool = True
+
+    def kwargs(self) -> dict[str, Any]:
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        if out["use_understanding"]:
+            out.pop("use_understanding")  # the engine's default
+        return out
+
+
+def search_call(session: Session, exclude_ids: Sequence[str] = (), page_size: int = PAGE_SIZE) -> SearchCall:
+    """First search of a request: the engine reads the words itself. Later searches: the chips are the
+    constraints (hard filters) and the words are the request's subject plus the chips in words."""
+    image: bytes | str | None = session.photo if session.photo is not None else (session.photo_path or None)
+    exclude = tuple(dict.fromkeys([*exclude_ids, *session.dislikes]))
+    likes, dislikes = tuple(session.likes), tuple(session.dislikes)
+    if not session.settled:
+        return SearchCall(session.text or None, image, Filters(exclude_ids=exclude), page_size, likes, dislikes)
+    words = " ".join(w for w in (session.constraints.words(), session.subject) if w).strip()
+    if not words and image is None:
+        words = session.text  # every chip removed: search the request's own words, unconstrained
+    if not words and image is not None and (likes or dislikes):
+        words = session.photo_words()  # likes steer the photo + words search
+    return SearchCall(words or None, image, session.constraints.filters(exclude), page_size, likes, dislikes,
+                      use_understanding=False)
+
+
+def cheaper_limit(prices: Sequence[float]) -> float | None:
+    """The new budget for "cheaper": below the median price of what is on screen."""
+    if not prices:
+        return None
+    return max(float(int(statistics.median(prices))) - 1.0, 0.0)
+
+
+def pricier_floor(prices: Sequence[float]) -> float | None:
+    if not prices:
+        return None
+    return float(int(statistics.median(prices))) + 1.0
+
+
+def resolve(session: Session, n: int) -> dict | None:
+    """The n-th card on screen (-1: the last), or None."""
+    if not session.shown:
+        return None
+    if n < 0:
+        return session.shown[-1]
+    return session.shown[n] if n < len(session.shown) else None

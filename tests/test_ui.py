@@ -1,0 +1,523 @@
+"""The shopping chat without a browser: follow-up logic (cheaper, in blue, for women, show more, not this
+brand, more like #2, new topic, reset), likes and dislikes, chips → filters, card rendering, privacy of
+uploads, the background engine loader and the app module's start-up."""
+
+from __future__ import annotations
+
+import ast
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from assistant.config import Settings
+from assistant.errors import InputError
+from assistant.index import Filters, IndexUnavailable
+from assistant.session import (
+    Constraints,
+    Session,
+    cheaper_limit,
+    interpret,
+    ordinal,
+    rupees,
+    search_call,
+    summarize,
+)
+from assistant.ui import (
+    EMPTY_GRID,
+    Assistant,
+    EngineLoader,
+    Reply,
+    answer,
+    build_demo,
+    card_html,
+    chip_choices,
+    discard_upload,
+    read_and_discard,
+    render_cards,
+    user_message,
+    voice_examples,
+)
+from assistant.understanding import Understanding, Vocabulary, understand
+
+ROOT = Path(__file__).resolve().parent.parent
+FASHION = ROOT.parent / "shared" / "datasets" / "fashion"
+VOCAB = Vocabulary({
+    "gender": {"Men": 5, "Women": 5, "Unisex": 2}, "article_type": {"Heels": 3, "Shirts": 4, "Dresses": 2, "Tshirts": 3},
+    "base_colour": {"Black": 3, "Blue": 3, "Red": 2, "Navy Blue": 1}, "usage": {"Casual": 4, "Party": 1},
+    "brand": {"Nike": 2, "Inc 5": 2, "Puma": 1},
+})
+
+
+def u(text: str) -> Understanding:
+    return understand(text, VOCAB)
+
+
+def settled(**kw: object) -> Session:
+    """A session after a first search for black heels."""
+    s = Session(text="black heels", constraints=Constraints(article_type=("Heels",), colour=("Black",)), settled=True,
+                shown=[summarize(str(i), {"title": f"T{i}", "brand": "Inc 5" if i % 2 else "Nike", "price": 1000.0 + i * 100,
+                                          "sale_price": 900.0 + i * 100, "image": "/x.jpg", "article_type": "Heels"})
+                       for i in range(6)])
+    for k, v in kw.items():
+        setattr(s, k, v)
+    return s
+
+
+# ------------------------------------------------------------------------------------------------
+# pure logic
+# ------------------------------------------------------------------------------------------------
+def test_rupees() -> None:
+    assert rupees(1299) == "₹1,299"
+    assert rupees(999.6) == "₹1,000"
+    assert rupees(125000) == "₹1,25,000"
+    assert rupees(12345678) == "₹1,23,45,678"
+    assert rupees(None) == "—" and rupees(-1) == "—"
+
+
+def test_interpret_follow_ups() -> None:
+    s = settled()
+    kind = lambda text: interpret(text, s, u(text) if text else None, u).kind  # noqa: E731
+    assert kind("cheaper") == "cheaper"
+    assert kind("something cheaper please") == "cheaper"
+    assert kind("便宜一点") == "cheaper"
+    assert kind("more expensive ones") == "pricier"
+    assert kind("in blue") == "refine"
+    assert kind("for women") == "refine"
+    assert kind("under 2000") == "refine"
+    assert kind("heels in red") == "refine"
+    assert kind("not nike") == "refine"
+    assert kind("show more") == "more"
+    assert kind("more") == "more"
+    assert kind("下一页") == "more"
+    assert kind("more like the second one") == "similar"
+    assert kind("something similar to #3") == "similar"
+    assert kind("更像第二个") == "similar"
+    assert kind("not this brand") == "not_brand"
+    assert kind("other brands please") == "not_brand"
+    assert kind("换个牌子") == "not_brand"
+    # clearly new requests
+    assert kind("red dress") == "new"
+    assert kind("a watch") == "new"
+    assert kind("new search: shirts") == "new"
+    # nothing to refine yet, or a new photo: always new
+    assert interpret("cheaper", Session(), u("cheaper"), u).kind == "new"
+    assert interpret("in blue", s, u("in blue"), u, new_photo=True).kind == "new"
+
+
+def test_interpret_carries_what_the_follow_up_asks() -> None:
+    s = settled()
+    refine = interpret("in blue", s, u("in blue"), u)
+    assert refine.constraints.colour == ("Blue",)
+    women = interpret("for women", s, u("for women"), u)
+    assert women.constraints.gender == ("Women", "Unisex")
+    not_nike = interpret("not nike", s, u("not nike"), u)
+    assert not_nike.constraints.exclude_brand == ("Nike",)
+    cheaper_blue = interpret("cheaper in blue", s, u("cheaper in blue"), u)
+    assert cheaper_blue.kind == "cheaper" and cheaper_blue.constraints.colour == ("Blue",)
+
+
+def test_ordinals() -> None:
+    assert ordinal("more like the second one") == 1
+    assert ordinal("like #3") == 2
+    assert ordinal("similar to the 4th") == 3
+    assert ordinal("like number 5") == 4
+    assert ordinal("more like the last one") == -1
+    assert ordinal("更像第二个") == 1
+    assert ordinal("像第3个") == 2
+    assert ordinal("not this brand") == 0
+
+
+def test_constraints_merge_chips_filters() -> None:
+    c = Constraints.from_understanding(u("black heels under 1500 for women not puma"))
+    assert c.max_price == 1500 and c.colour == ("Black",) and c.article_type == ("Heels",)
+    assert c.gender == ("Women", "Unisex") and c.exclude_brand == ("Puma",)
+    labels = dict(c.chips())
+    assert labels == {"Price: under ₹1,500": "price", "For: Women (+ unisex)": "gender", "Category: Heels": "article_type",
+                      "Colour: Black": "colour", "Not brand: Puma": "exclude_brand"}
+    # a new colour replaces the old one; exclusions add up; a price floor above the new cap is dropped
+    merged = c.merge(Constraints(colour=("Blue",), exclude_brand=("Nike",)))
+    assert merged.colour == ("Blue",) and merged.exclude_brand == ("Puma", "Nike") and merged.article_type == ("Heels",)
+    assert Constraints(min_price=2000).merge(Constraints(max_price=1000)).min_price is None
+    # asking for an excluded brand lifts the exclusion
+    assert c.merge(Constraints(brand=("Puma",))).exclude_brand == ()
+    # unticking chips removes their constraints
+    kept = c.keep(["article_type", "gender"])
+    assert kept == Constraints(gender=("Women", "Unisex"), article_type=("Heels",))
+    assert c.keep([]).is_empty()
+    f = c.filters(exclude_ids=("1", "2"))
+    assert f == Filters(max_price=1500, gender=("Women", "Unisex"), article_type=("Heels",), colour=("Black",),
+                        exclude_brand=("Puma",), exclude_ids=("1", "2"))
+    assert c.words() == "women black heels"
+    assert c.describe() == "women's black heels under ₹1,500, not Puma"
+    assert "Heels" in c.describe("zh") and "₹1,500 以下" in c.describe("zh")
+    assert c.admits({"sale_price": 999.0, "gender": "Women", "article_type": "Heels", "base_colour": "Black", "brand": "Inc 5"})
+    assert not c.admits({"sale_price": 1999.0, "gender": "Women", "article_type": "Heels", "base_colour": "Black"})
+    assert not c.admits({"sale_price": 999.0, "gender": "Women", "article_type": "Heels", "base_colour": "Black",
+                         "brand": "Puma"})
+    assert not c.admits({"sale_price": -1.0, "gender": "Women", "article_type": "Heels", "base_colour": "Black"})
+
+
+def test_chip_choices_are_all_ticked() -> None:
+    choices, ticked = chip_choices(Constraints(max_price=999, colour=("Red",)))
+    assert choices == [("Price: under ₹999", "price"), ("Colour: Red", "colour")]
+    assert ticked == ["price", "colour"]
+    assert chip_choices(Constraints()) == ([], [])
+
+
+def test_search_call_first_search_then_chips_as_filters() -> None:
+    first = search_call(Session(text="black heels under 1500"))
+    assert first.text == "black heels under 1500" and first.image is None and first.use_understanding
+    assert "use_understanding" not in first.kwargs()
+    s = settled(likes=["3"], dislikes=["4"], subject="party")
+    call = search_call(s, exclude_ids=["1", "2"])
+    assert call.text == "black heels party" and call.use_understanding is False
+    assert call.filters.article_type == ("Heels",) and call.filters.colour == ("Black",)
+    assert call.filters.exclude_ids == ("1", "2", "4")  # shown pages and disliked products
+    assert call.like_ids == ("3",) and call.dislike_ids == ("4",)
+    assert call.kwargs()["use_understanding"] is False
+    # every chip removed: the request's own words again
+    bare = search_call(settled(constraints=Constraints()))
+    assert bare.text == "black heels"
+    # a catalog photo ("more like #2") is searched by its path
+    assert search_call(settled(photo_path="/p.jpg")).image == "/p.jpg"
+
+
+def test_cheaper_limit_is_below_the_median() -> None:
+    assert cheaper_limit([500, 1000, 1500]) == 999
+    assert cheaper_limit([]) is None
+
+
+# ------------------------------------------------------------------------------------------------
+# rendering
+# ------------------------------------------------------------------------------------------------
+def card_of(row: dict, reasons: tuple[str, ...] = ()) -> dict:
+    meta = {**row, "image": str(FASHION / row["image"]), "sale_price": row.get("sale_price") or -1.0,
+            "price": row.get("price") or -1.0}
+    return summarize(row["id"], meta, 0.9, reasons)
+
+
+def test_card_shows_photo_title_brand_price_discount_and_reasons(slice_rows: list[dict]) -> None:
+    row = next(r for r in slice_rows if r.get("sale_price") and r.get("price") and r["sale_price"] < r["price"])
+    p = card_of(row, ("colour: Black", "article type: Heels"))
+    html = card_html(p, 2, liked=True)
+    pct = round((row["price"] - row["sale_price"]) / row["price"] * 100)
+    assert f'data-id="{row["id"]}"' in html and f'data-type="{row["article_type"]}"' in html
+    assert 'src="data:image/jpeg;base64,' in html  # the catalog photo, embedded
+    assert rupees(row["sale_price"]) in html and f'<span class="sa-was">{rupees(row["price"])}</span>' in html
+    assert f"{pct}% off" in html and f"−{pct}%" in html
+    assert "colour: Black · category: Heels" in html
+    assert ">#2<" in html and "sa-liked" in html
+    assert 'data-action="like"' in html and 'data-action="dislike"' in html and 'data-action="similar"' in html
+    full = next(r for r in slice_rows if r.get("sale_price") and r["sale_price"] == r.get("price"))
+    plain = card_html(card_of(full), 1)
+    assert "% off" not in plain and "sa-was" not in plain
+
+
+def test_cards_escape_text_and_handle_unknown_prices() -> None:
+    p = summarize("x1", {"title": '<script>alert("x")</script>', "brand": "A & B", "price": -1.0, "sale_price": -1.0,
+                         "image": "/nowhere.jpg"})
+    html = card_html(p, 1)
+    assert "<script>" not in html and "&lt;script&gt;" in html and "A &amp; B" in html
+    assert "Price on request" in html
+    grid = render_cards([p], "1 result")
+    assert grid.count('class="sa-card') == 1 and "1 result" in grid
+    assert render_cards([]) == EMPTY_GRID
+
+
+def test_user_message_shows_voice_and_photo(slice_rows: list[dict]) -> None:
+    image = FASHION / slice_rows[0]["image"]
+    assert user_message("red dress") == "red dress"
+    assert user_message(voice="blue shirts") == "🎤 “blue shirts”"
+    msg = user_message("like this", photo=image.read_bytes())
+    assert msg.startswith("like this") and 'src="data:image/jpeg;base64,' in msg
+    assert 'src="data:image/' in user_message(photo_path=str(image))
+
+
+def test_voice_examples_are_shipped() -> None:
+    clips = voice_examples()
+    assert len(clips) >= 3
+    for said, clip in clips:
+        assert said and clip.suffix == ".wav" and clip.stat().st_size > 10_000
+        assert clip.read_bytes()[:4] == b"RIFF"
+        assert int.from_bytes(clip.read_bytes()[24:28], "little") == 16_000  # 16 kHz
+
+
+def test_voice_example_script(tmp_path: Path) -> None:
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "make_voice_examples.py"), "--out", str(tmp_path), "--only", "1"],
+                   check=True, capture_output=True)
+    wav = next(tmp_path.glob("*.wav"))
+    assert wav.with_suffix(".txt").read_text().strip() == "black heels under 1500 rupees"
+    assert int.from_bytes(wav.read_bytes()[24:28], "little") == 16_000
+
+
+# ------------------------------------------------------------------------------------------------
+# privacy: uploads are read into memory and their files deleted
+# ------------------------------------------------------------------------------------------------
+def test_uploads_are_deleted_and_nothing_else(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "uploads"))
+    upload = tmp_path / "uploads" / "abc123" / "photo.jpg"
+    upload.parent.mkdir(parents=True)
+    upload.write_bytes(b"shopper's photo")
+    assert read_and_discard(upload) == b"shopper's photo"
+    assert not upload.exists() and not upload.parent.exists()
+    ours = tmp_path / "assets" / "clip.wav"
+    ours.parent.mkdir()
+    ours.write_bytes(b"RIFF")
+    discard_upload(ours)  # not an upload: left alone
+    assert ours.exists()
+    with pytest.raises(InputError):
+        read_and_discard(tmp_path / "uploads" / "gone.jpg")
+
+
+# ------------------------------------------------------------------------------------------------
+# the engine loader and the app module
+# ------------------------------------------------------------------------------------------------
+def test_loader_says_getting_ready_then_explains_a_missing_catalog() -> None:
+    from assistant.bootstrap import NO_CATALOG
+    from assistant.catalog import CatalogError
+
+    def slow_then_missing():
+        time.sleep(0.5)
+        raise CatalogError(NO_CATALOG.format(path="/nowhere"))
+
+    loader = EngineLoader(slow_then_missing).start()
+    assert "Getting ready" in loader.status_html()
+    assert loader.wait(10) is None
+    assert loader.stage == "failed" and "import-hf" in loader.status_html()
+    reply = answer(loader, Session(), lambda a: a.message(Session(), "shirts"))
+    assert not reply.ok and "import-hf" in reply.text
+
+
+def test_answer_turns_errors_into_messages(engine) -> None:
+    loader = EngineLoader(lambda: engine, warm_speech=False).start()
+    assert loader.wait(60) is engine and loader.status_html() == ""
+    assert loader.examples and all(Path(m["image"]).is_file() for _, m in loader.examples)
+    assert len({m["article_type"] for _, m in loader.examples}) == len(loader.examples)
+    s = Session()
+    too_long = answer(loader, s, lambda a: a.message(s, "x" * 5000))
+    assert not too_long.ok and too_long.text.startswith("⚠️") and "too long" in too_long.text
+
+    def down(a: Assistant) -> Reply:
+        raise IndexUnavailable("search is unavailable: the vector store did not answer")
+
+    assert "unavailable" in answer(loader, s, down).text
+
+    def bug(a: Assistant) -> Reply:
+        raise RuntimeError("boom")
+
+    assert "Something went wrong" in answer(loader, s, bug).text
+    assert "Tell me what you're looking for" in Assistant(engine).message(s, "").text
+
+
+def test_demo_builds_with_named_api_endpoints() -> None:
+    loader = EngineLoader(lambda: (_ for _ in ()).throw(InputError("no catalog")))
+    demo = build_demo(loader)
+    names = {getattr(fn, "api_name", None) for fn in demo.fns.values()}
+    assert {"search_text", "search_image", "search_voice"} <= names
+
+
+def test_app_import_is_quick_and_does_not_block(tmp_path: Path) -> None:
+    env = {**os.environ, "CATALOG_DIR": str(tmp_path / "no-catalog"), "DATA_DIR": str(tmp_path / "data"),
+           "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONPATH": str(ROOT)}
+    code = ("import time; t = time.time(); import app; took = time.time() - t\n"
+            "assert app.loader.wait(120) is None\n"
+            "print(round(took, 1)); print(app.loader.error); print(app.demo.__class__.__name__)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    took, error, kind = out.stdout.strip().splitlines()[-3:]
+    assert float(took) < 30
+    assert "import-hf" in error and kind == "Blocks"
+
+
+def test_persistent_storage_on_spaces(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On HF Spaces /data is the persistent volume: caches and DATA_DIR go there (DATA_DIR only if unset)."""
+    tree = ast.parse((ROOT / "app.py").read_text())
+    fn = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "use_persistent_storage")
+    namespace: dict = {"os": os, "Path": Path}
+    exec(compile(ast.Module(body=[fn], type_ignores=[]), "app.py", "exec"), namespace)
+    use = namespace["use_persistent_storage"]
+    for name in ("HF_HOME", "TORCH_HOME", "XDG_CACHE_HOME", "SENTENCE_TRANSFORMERS_HOME", "DATA_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    assert use(str(tmp_path / "missing")) is False
+    assert "HF_HOME" not in os.environ
+    assert use(str(tmp_path)) is True
+    assert os.environ["HF_HOME"] == str(tmp_path / ".huggingface")
+    assert os.environ["DATA_DIR"] == str(tmp_path / "assistant")
+    assert Settings.from_env().data_dir == str(tmp_path / "assistant")
+    monkeypatch.setenv("DATA_DIR", "/elsewhere")
+    use(str(tmp_path))
+    assert os.environ["DATA_DIR"] == "/elsewhere"
+
+
+# ------------------------------------------------------------------------------------------------
+# the conversation on the real slice (engine fixture)
+# ------------------------------------------------------------------------------------------------
+def top(rows: list[dict], key: object, n: int = 1) -> list:
+    return [k for k, _ in Counter(key(r) for r in rows).most_common(n)]  # type: ignore[operator]
+
+
+@pytest.fixture(scope="module")
+def assistant(engine) -> Assistant:
+    return Assistant(engine)
+
+
+def test_new_request_presets_chips_and_cheaper_lowers_every_price(assistant: Assistant, slice_rows: list[dict]) -> None:
+    kind, gender = top(slice_rows, lambda r: (r["article_type"], r["gender"]))[0]
+    first = assistant.message(Session(), f"{kind} for {gender.lower()}")
+    s = first.session
+    assert len(first.cards) >= 5 and first.changed and first.ok
+    assert s.constraints.article_type == (kind,) and gender in s.constraints.gender
+    assert dict(s.constraints.chips()).get(f"Category: {kind}") == "article_type"
+    assert first.text.startswith("Here are") and str(len(first.cards)) in first.text
+
+    before = [p["sale_price"] for p in first.cards]
+    cheaper = assistant.message(s, "cheaper")
+    assert cheaper.ok and len(cheaper.cards) >= 1
+    assert all(p["sale_price"] < statistics.median(before) for p in cheaper.cards)
+    assert max(p["sale_price"] for p in cheaper.cards) < max(before)
+    assert cheaper.session.constraints.max_price is not None and "cheaper" in cheaper.text
+    assert cheaper.session.constraints.article_type == (kind,)  # the rest of the request is kept
+
+
+def test_in_a_colour_and_for_women(assistant: Assistant, slice_rows: list[dict]) -> None:
+    (kind, colour), = top(slice_rows, lambda r: (r["article_type"], r["base_colour"]))
+    first = assistant.message(Session(), kind)
+    blue = assistant.message(first.session, f"in {colour.lower()}")
+    assert blue.ok and len(blue.cards) >= 2
+    assert all(p["base_colour"] == colour for p in blue.cards)
+    assert blue.session.constraints.colour == (colour,) and blue.session.constraints.article_type == (kind,)
+
+    women_kind = top([r for r in slice_rows if r["gender"] == "Women" and r["article_type"] in
+                      {r2["article_type"] for r2 in slice_rows if r2["gender"] == "Men"}], lambda r: r["article_type"])[0]
+    first = assistant.message(Session(), women_kind.lower())
+    women = assistant.message(first.session, "for women")
+    assert women.ok and women.cards
+    assert all(p["gender"] in ("Women", "Unisex") for p in women.cards)
+    assert "Women" in women.session.constraints.gender
+
+
+def test_show_more_gives_the_next_page(assistant: Assistant, slice_rows: list[dict]) -> None:
+    kind = top(slice_rows, lambda r: r["article_type"])[0]
+    first = assistant.message(Session(), kind)
+    more = assistant.message(first.session, "show more")
+    assert more.ok and more.cards
+    assert not {p["id"] for p in more.cards} & {p["id"] for p in first.cards}
+    assert set(more.session.seen_ids) == {p["id"] for p in first.cards + more.cards}
+    assert more.text.startswith("Here are") and "more" in more.text
+
+
+def test_not_this_brand(assistant: Assistant, slice_rows: list[dict]) -> None:
+    kind = top(slice_rows, lambda r: r["article_type"])[0]
+    first = assistant.message(Session(), kind)
+    brand = first.cards[0]["brand"]
+    other = assistant.message(first.session, "not this brand")
+    assert other.ok and other.cards
+    assert brand not in {p["brand"] for p in other.cards}
+    assert other.session.constraints.exclude_brand == (brand,)
+    assert ("Not brand: " + brand, "exclude_brand") in other.session.constraints.chips()
+    second_brand = other.cards[1]["brand"]
+    again = assistant.message(other.session, "other brands than the second one")
+    assert again.ok and {brand, second_brand} <= set(again.session.constraints.exclude_brand)
+    assert not {brand, second_brand} & {p["brand"] for p in again.cards}
+
+
+def test_more_like_the_second_one_uses_its_photo(assistant: Assistant, slice_rows: list[dict]) -> None:
+    kind = top(slice_rows, lambda r: r["article_type"])[0]
+    first = assistant.message(Session(), kind)
+    second = first.cards[1]
+    like = assistant.message(first.session, "more like the second one")
+    assert like.ok and like.cards
+    assert like.session.photo_path == second["image"]
+    assert second["id"] not in {p["id"] for p in like.cards}
+    assert "#2" in like.text and second["title"] in like.text
+    # the same from the card's "Similar" button
+    same = assistant.card_action(first.session, "similar", second["id"])
+    assert same.session.photo_path == second["image"] and same.cards
+
+
+def test_a_new_topic_starts_fresh_and_reset_forgets(assistant: Assistant, slice_rows: list[dict]) -> None:
+    kinds = top(slice_rows, lambda r: r["article_type"], 3)
+    first = assistant.message(Session(), f"{kinds[0]} under 3000")
+    liked = assistant.card_action(first.session, "like", first.cards[3]["id"]).session
+    assert liked.likes
+    fresh = assistant.message(liked, kinds[2])
+    assert fresh.session.constraints.article_type == (kinds[2],)
+    assert fresh.session.constraints.max_price is None and fresh.session.likes == []
+    assert fresh.session.text == kinds[2]
+    assert assistant.reset() == Session()
+
+
+def test_unticked_chips_remove_constraints(assistant: Assistant, slice_rows: list[dict]) -> None:
+    (kind, colour), = top(slice_rows, lambda r: (r["article_type"], r["base_colour"]))
+    first = assistant.message(Session(), f"{colour} {kind} under 5000".lower())
+    keys = [k for _, k in first.session.constraints.chips()]
+    assert {"colour", "article_type", "price"} <= set(keys)
+    wider = assistant.set_chips(first.session, [k for k in keys if k != "colour"])
+    assert wider.ok and wider.session.constraints.colour == () and wider.session.constraints.article_type == (kind,)
+    assert "Removed Colour: " + colour in wider.text
+    assert all(p["article_type"] == kind for p in wider.cards)
+    # the filter panel: price range, gender, category, colour
+    panel = assistant.set_filters(wider.session, 100, 900, ["Men"], [kind], [])
+    assert panel.ok or "couldn't find" in panel.text
+    if panel.ok:
+        assert all(100 <= p["sale_price"] <= 900 and p["gender"] in ("Men", "Unisex") for p in panel.cards)
+        assert panel.session.constraints.gender == ("Men", "Unisex")
+
+
+def test_like_moves_results_towards_it_and_dislike_hides(assistant: Assistant, slice_rows: list[dict]) -> None:
+    kind = top(slice_rows, lambda r: r["article_type"])[0]
+    first = assistant.message(Session(), kind)
+    target = first.cards[7]
+    liked = assistant.card_action(first.session, "like", target["id"])
+    assert liked.ok and target["id"] in liked.session.likes and "Noted" in liked.text
+    ranks = [p["id"] for p in liked.cards]
+    assert target["id"] in ranks[:7]  # moved up from #8
+
+    def closeness(cards: list[dict]) -> int:
+        return sum(p["base_colour"] == target["base_colour"] for p in cards)
+
+    assert closeness(liked.cards) >= closeness(first.cards)
+    disliked = assistant.card_action(liked.session, "dislike", liked.cards[0]["id"])
+    assert liked.cards[0]["id"] not in {p["id"] for p in disliked.cards}
+    assert liked.cards[0]["id"] in disliked.session.dislikes and liked.cards[0]["id"] not in disliked.session.likes
+
+
+def test_photo_request_says_what_it_sees(assistant: Assistant, slice_rows: list[dict]) -> None:
+    kind = top(slice_rows, lambda r: r["article_type"])[0]
+    row = next(r for r in slice_rows if r["article_type"] == kind)
+    photo = (FASHION / row["image"]).read_bytes()
+    reply = assistant.message(Session(), photo=photo)
+    assert reply.ok and len(reply.cards) >= 5
+    assert "looks like" in reply.text and reply.session.photo_description in reply.text
+    assert sum(p["article_type"] == kind for p in reply.cards) >= len(reply.cards) // 2
+    assert reply.session.photo is not None and len(reply.session.photo) < len(photo) * 4  # kept small, in memory
+    assert "<img" in reply.user
+    cheaper = assistant.message(reply.session, "cheaper")
+    assert cheaper.ok and all(p["sale_price"] <= cheaper.session.constraints.max_price for p in cheaper.cards)
+
+
+def test_voice_request_shows_the_transcript(assistant: Assistant) -> None:
+    _, clip = next((s, c) for s, c in voice_examples() if "shirts" in s)
+    reply = assistant.message(Session(), audio=str(clip))
+    assert reply.ok and len(reply.cards) >= 5
+    assert reply.user.startswith("🎤 “") and "shirts" in reply.user.lower()
+    assert reply.session.constraints.article_type == ("Shirts",)
+
+
+def test_silence_and_chinese(assistant: Assistant) -> None:
+    from assistant.ui import silent_wav
+
+    quiet = assistant.message(Session(), audio=silent_wav(1.0))
+    assert not quiet.ok and "didn't catch" in quiet.text
+    zh = assistant.message(Session(), "我想买1000元以下的女士手提包")
+    assert zh.ok and zh.text.startswith("为你找到") and zh.session.language == "zh"
+    assert zh.session.constraints.max_price == 1000
+    assert all(p["sale_price"] <= 1000 for p in zh.cards)
+    cheaper = assistant.message(zh.session, "便宜一点")
+    assert cheaper.text.startswith("这些更便宜") or cheaper.text.startswith("没有找到")
