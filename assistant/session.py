@@ -155,6 +155,24 @@ class Constraints:
                 return False
         return product.get("brand") not in self.exclude_brand and product.get("base_colour") not in self.exclude_colour
 
+    def reasons(self, product: dict) -> list[str]:
+        """The constraints a product meets, as short reasons ("category: Shirts", "under ₹1,500")."""
+        out = []
+        for key, label, values in (("gender", "gender", self.gender), ("article_type", "category", self.article_type),
+                                   ("base_colour", "colour", self.colour), ("usage", "occasion", self.usage),
+                                   ("brand", "brand", self.brand)):
+            if values and product.get(key) in values:
+                out.append(f"{label}: {product[key]}")
+        if self.max_price is not None and self.min_price is not None:
+            out.append(f"{rupees(self.min_price)}–{rupees(self.max_price)}")
+        elif self.max_price is not None:
+            out.append(f"under {rupees(self.max_price)}")
+        elif self.min_price is not None:
+            out.append(f"over {rupees(self.min_price)}")
+        if self.exclude_brand:
+            out.append(f"not {' / '.join(self.exclude_brand)}")
+        return out
+
     def words(self) -> str:
         """The constraints as search words ("women blue heels"), for the text encoder."""
         gender = [g for g in self.gender if g != "Unisex"] or list(self.gender)

@@ -169,7 +169,7 @@ def discount(p: dict) -> int:
 
 def pretty_reason(reason: str) -> str:
     """"article type: Heels" → "category: Heels"."""
-    return reason.replace("article type:", "category:").replace("base colour:", "colour:")
+    return reason.replace("article type:", "category:").replace("base colour:", "colour:").replace("usage:", "occasion:")
 
 
 def card_html(p: dict, n: int, liked: bool = False, disliked: bool = False) -> str:
@@ -283,7 +283,7 @@ class Assistant:
     @staticmethod
     def _show(session: Session, result: SearchResult, append_seen: bool = False) -> Session:
         s = session.copy()
-        s.shown = [summarize(h.id, h.product, h.score, h.reasons) for h in result.hits]
+        s.shown = [summarize(h.id, h.product, h.score, why(s, h.product, h.reasons)) for h in result.hits]
         s.seen_ids = [*s.seen_ids, *(p["id"] for p in s.shown)] if append_seen else [p["id"] for p in s.shown]
         return s
 
@@ -376,8 +376,7 @@ class Assistant:
         new = c.merge(intent.constraints)
         return self._refined(s, new, "", user, transcript)
 
-    def _refined(self, s: Session, constraints: Constraints, text: str, user: str = "", transcript: str = "",
-                 keep_page: bool = False) -> Reply:
+    def _refined(self, s: Session, constraints: Constraints, text: str, user: str = "", transcript: str = "") -> Reply:
         """Search again under changed constraints; with nothing found, keep the previous state."""
         candidate = s.copy()
         candidate.constraints = constraints
@@ -412,8 +411,9 @@ class Assistant:
         target = next((p for p in session.shown if p["id"] == product_id), None)
         if target is None:
             return Reply(session, "That product is no longer on screen.", ok=False)
+        n = next(i + 1 for i, p in enumerate(session.shown) if p["id"] == product_id)
         if action == "similar":
-            return self._similar(session.copy(), target)
+            return replace(self._similar(session.copy(), target), user=f"Similar to #{n}")
         s = session.copy()
         zh = s.language == "zh"
         if action == "like":
@@ -427,11 +427,12 @@ class Assistant:
             text = f"👎 好的，少推荐类似“{target['title']}”的。" if zh else f"👎 Got it — fewer like “{target['title']}”."
         else:
             return Reply(session, "Unknown action.", ok=False)
+        user = f"{'👍' if action == 'like' else '👎'} #{n} {target['title']}"
         result = self._search(s)
         if not result.hits:
-            return Reply(s, text, ok=True)
+            return Reply(s, text, user=user, ok=True)
         s = self._show(s, result)
-        return self._reply(s, text, result)
+        return self._reply(s, text, result, user=user)
 
     def set_chips(self, session: Session, keys: Sequence[str]) -> Reply:
         """Unticked chips remove their constraints."""
@@ -440,7 +441,7 @@ class Assistant:
         new = session.constraints.keep(keys)
         removed = ", ".join(label for label, key in session.constraints.chips() if key not in keys)
         text = "" if not removed else f"已移除：{removed}。" if session.language == "zh" else f"Removed {removed}."
-        return self._refined(session.copy(), new, text)
+        return self._refined(session.copy(), new, text, user=f"✕ {removed}" if removed else "")
 
     def set_filters(self, session: Session, min_price: float | None, max_price: float | None,
                     gender: Sequence[str], article_type: Sequence[str], colour: Sequence[str]) -> Reply:
@@ -456,10 +457,24 @@ class Assistant:
             genders = (*genders, "Unisex")
         new = replace(session.constraints, min_price=lo, max_price=hi, gender=genders,
                       article_type=tuple(article_type), colour=tuple(colour))
-        return self._refined(session.copy(), new, "")
+        shown = ", ".join(label for label, _ in new.chips()) or "no filters"
+        return self._refined(session.copy(), new, "", user=f"Filters: {shown}")
 
     def reset(self) -> Session:
         return Session()
+
+
+GENERIC_REASONS = ("close to your words",)
+
+
+def why(s: Session, product: dict, reasons: Sequence[str]) -> list[str]:
+    """Why a card matched: the engine's reasons, plus (once the chips are the constraints) the chips it meets."""
+    if not s.settled or s.constraints.is_empty():
+        return list(reasons)
+    out = s.constraints.reasons(product)
+    seen = {pretty_reason(r).lower() for r in out}
+    out += [r for r in reasons if r not in GENERIC_REASONS and pretty_reason(r).lower() not in seen]
+    return out
 
 
 def heading(s: Session) -> str:
@@ -746,8 +761,11 @@ def build_demo(loader: EngineLoader, title: str = "Shopping assistant") -> gr.Bl
             history.append({"role": "user", "content": user})
         yield (history, session, *(gr.skip(),) * 7)
         reply = answer(loader, session, turn)
-        if reply.user and user and reply.user != user:
-            history[-1] = {"role": "user", "content": reply.user}
+        if reply.user and reply.user != user:
+            if user:
+                history[-1] = {"role": "user", "content": reply.user}
+            else:
+                history.append({"role": "user", "content": reply.user})
         yield outputs_for(reply, history)
 
     def on_submit(box: dict | None, history: list[dict], session: Session) -> Iterator[tuple]:
