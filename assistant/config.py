@@ -35,14 +35,15 @@ class Settings:
     train_batch: int = 512
     train_lr: float = 2e-3
     train_temperature: float = 0.05
+    fusion_epochs: int = 3
+    fusion_examples_per_product: int = 3
     seed: int = 0
     # ranking
     product_image_weight: float = 0.5
     top_k: int = 24
     candidate_pool: int = 300
-    facet_boost: float = 0.25
+    facet_boost: float = 1.0  # ≥ the similarity spread: products with every asked facet rank first
     photo_facet_boost: float = 0.2
-    composed_facet_boost: float = 1.0
     photo_exact_margin: float = 0.05
     photo_vote_neighbours: int = 12
     photo_vote_temperature: float = 0.02

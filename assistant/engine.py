@@ -16,7 +16,7 @@ from .catalog import decode_image
 from .config import Settings
 from .encoders import image_encoder, text_encoder
 from .errors import InputError
-from .fusion import WeightedFuser, steer
+from .fusion import load_fuser, steer
 from .index import Filters, Hit, ProductIndex
 from .space import JointSpace
 from .speech import Transcript, load_transcriber, transcribe
@@ -86,7 +86,7 @@ class Engine:
                                            settings.collection_prefix)
         self.text_encoder = text_encoder(self.space.card.text_encoder, settings.threads)
         self.image_encoder = image_encoder(self.space.card.image_encoder, settings.threads)
-        self.fuser = WeightedFuser(settings.fusion_alpha)
+        self.fuser = load_fuser(settings.fusion, settings.model_path, self.space.card.dim, settings.fusion_alpha)
         self.refresh_vocabulary()
 
     def refresh_vocabulary(self) -> None:
@@ -231,13 +231,17 @@ class Engine:
         if u is None:  # photo alone: the very product first, then the same look
             return SearchResult(self._rank_photo(raw, seen, k), None, photo_facets=seen, notes=notes)
         # photo + words: what the photo shows, changed by what the words ask for
-        facets = {f: (v,) for f, v in seen.items() if f in ("article_type", "gender")}
-        facets.update({f: v for f, v in u.facets.items() if f in SOFT_FACETS})
+        facets: dict[str, tuple[str, ...]] = {}
+        if self.fuser.name == "facet":
+            facets = {f: (v,) for f, v in seen.items() if f in ("article_type", "gender")}
+            facets.update({f: v for f, v in u.facets.items() if f in SOFT_FACETS})
+        if "colour" in u.negative_text or "color" in u.negative_text:  # "not this colour"
+            hard = replace(hard, exclude_colour=(*hard.exclude_colour, seen.get("base_colour", "")))
         img_q = self.space.project_image(feats[None])[0]
         q = self.fuser.fuse(img_q, self.embed_text(u.search_text))
         q = self._steered(q, u, like_ids, dislike_ids)
         hits = self._retrieve(q, facets, hard, k, notes)
-        ranked = self._rank(hits, facets, k, boost=self.settings.composed_facet_boost)
+        ranked = self._rank(hits, facets, k)
         return SearchResult(ranked, u, photo_facets=seen, notes=notes)
 
     def _rank_photo(self, raw: list[Hit], seen: dict[str, str], k: int) -> list[ProductHit]:

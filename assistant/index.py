@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -122,10 +123,8 @@ class ProductIndex:
         except Exception as e:
             self._collections.clear()
             if self.host:
-                try:
+                with contextlib.suppress(IndexUnavailable):
                     self.client = _client(self.path, self.host, self.port)
-                except IndexUnavailable:
-                    pass
             raise IndexUnavailable(f"search is unavailable: the vector store did not answer ({type(e).__name__})") from None
 
     def count(self) -> int:

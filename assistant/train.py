@@ -109,6 +109,99 @@ def train(catalog: Catalog, settings: Settings, model_dir: str | Path | None = N
     data = load_training_data(catalog, settings, cache)
     log.info("training the joint space on %d products", len(data.products))
     model = fit(data, settings)
-    model.save(model_dir or settings.model_path)
+    folder = Path(model_dir or settings.model_path)
+    model.save(folder)
     log.info("trained in %.1fs: %s", model.card.metrics["train_seconds"], model.card.metrics)
+    fusers = train_fusers(data, model, settings, cache, folder)
+    model.card.metrics.update({f"fuser_{k}_seconds": v["train_seconds"] for k, v in fusers.items()})
+    model.save(folder)
     return model
+
+
+CHANGE_PHRASES = {
+    "base_colour": ("in {v}", "same but {v}", "do you have it in {v}", "like this but in {v}", "the {v} one",
+                    "{v} instead", "same style in {v}", "can I get this in {v}", "this in {v} please"),
+    "gender": ("same but for {v}", "for {v} instead", "the {v}'s version", "do you have this for {v}"),
+    "usage": ("a {v} one", "something more {v}", "same but {v}"),
+}
+
+
+def composed_examples(products: list[Product], rng: np.random.Generator, per_product: int = 4
+                      ) -> list[tuple[int, str, tuple[str, str, str, str]]]:
+    """(reference index, change phrase, target key) made from the catalog itself: the target is every
+    product with the reference's type and gender (and usage) but the asked colour / gender / usage."""
+    by_key: dict[tuple[str, str, str, str], int] = {}
+    for p in products:
+        key = (p.article_type, p.gender, p.base_colour, p.usage)
+        by_key[key] = by_key.get(key, 0) + 1
+    out = []
+    for i, p in enumerate(products):
+        options = []
+        for (t, g, c, u) in by_key:
+            if t != p.article_type:
+                continue
+            if g == p.gender and u == p.usage and c != p.base_colour and c and c != "NA":
+                options.append(("base_colour", c.lower(), (t, g, c, u)))
+            elif c == p.base_colour and u == p.usage and g != p.gender and g in ("Men", "Women"):
+                options.append(("gender", g.lower(), (t, g, c, u)))
+            elif c == p.base_colour and g == p.gender and u != p.usage and u in ("Formal", "Casual", "Sports", "Ethnic"):
+                options.append(("usage", u.lower(), (t, g, c, u)))
+        for j in rng.permutation(len(options))[:per_product]:
+            facet, value, key = options[j]
+            templates = CHANGE_PHRASES[facet]
+            out.append((i, templates[rng.integers(len(templates))].format(v=value), key))
+    return out
+
+
+def train_fusers(data: TrainingData, space: JointSpace, settings: Settings, cache: FeatureCache,
+                 folder: str | Path) -> dict[str, dict[str, float]]:
+    """Train the learned fusers (concat, attention) on composed requests made from the catalog."""
+    from .fusion import LEARNED, LearnedFuser, write_fusion_card
+
+    rng = np.random.default_rng(settings.seed)
+    examples = composed_examples(data.products, rng, settings.fusion_examples_per_product)
+    phrases = sorted({e[1] for e in examples})
+    enc = text_encoder(settings.text_encoder, settings.threads)
+    phrase_vec = dict(zip(phrases, space.project_text(encode_texts(phrases, enc, cache, desc="change phrases")),
+                          strict=True))
+    img_q = torch.from_numpy(space.project_image(data.image))
+    targets = torch.from_numpy(space.product_vectors(data.image, data.full, settings.product_image_weight))
+    key_of = [(p.article_type, p.gender, p.base_colour, p.usage) for p in data.products]
+    members: dict[tuple, list[int]] = {}
+    for i, k in enumerate(key_of):
+        members.setdefault(k, []).append(i)
+    keys = sorted(members)
+    key_id = {k: n for n, k in enumerate(keys)}
+    ref = torch.tensor([e[0] for e in examples])
+    txt = torch.from_numpy(np.stack([phrase_vec[e[1]] for e in examples]))
+    want = torch.tensor([key_id[e[2]] for e in examples])
+    sizes = np.array([len(members[k]) for k in keys])
+    flat = np.concatenate([members[k] for k in keys])
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    want_np = want.numpy()
+    metrics: dict[str, dict[str, float]] = {}
+    for name, cls in LEARNED.items():
+        torch.manual_seed(settings.seed)
+        module = cls(space.card.dim)
+        opt = torch.optim.AdamW(module.parameters(), lr=1e-3, weight_decay=0.01)
+        start, losses = time.time(), []
+        module.train()
+        for _ in range(settings.fusion_epochs):
+            order = torch.from_numpy(rng.permutation(len(examples)))
+            for s in range(0, len(order), settings.train_batch):
+                b = order[s:s + settings.train_batch]
+                kb = want_np[b.numpy()]  # one random target product from each example's target set
+                picked = torch.from_numpy(flat[offsets[kb] + rng.integers(0, sizes[kb])])
+                fused = module(img_q[ref[b]], txt[b])
+                same = (want[b][:, None] == want[b][None, :]).float()
+                loss = _info_nce(fused, targets[picked], same, settings.train_temperature)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                losses.append(loss.item())
+        LearnedFuser(name, module).save(folder)
+        metrics[name] = {"examples": len(examples), "final_loss": round(float(np.mean(losses[-10:])), 4),
+                         "train_seconds": round(time.time() - start, 1)}
+        log.info("fuser %s trained: %s", name, metrics[name])
+    write_fusion_card(folder, metrics)
+    return metrics

@@ -50,7 +50,8 @@ def zh_numerals(text: str) -> str:
         if current:  # "一千五" means 1500
             total += current * (last_unit // 10 if last_unit >= 10 else 1)
         return str(total)
-    return re.sub(r"[零一二两三四五六七八九][零一二两三四五六七八九十百千万]*[十百千万][零一二两三四五六七八九]?|十[一二三四五六七八九]?", conv, text)
+    digits, units = "零一二两三四五六七八九", "十百千万"
+    return re.sub(rf"[{digits}][{digits}{units}]*[{units}][{digits}]?|十[{digits}]?", conv, text)
 
 
 @dataclass(frozen=True)
@@ -226,9 +227,9 @@ def understand(query: str, vocab: Vocabulary) -> Understanding:
             else:
                 negative.append(tokens[i])
             i += 1
-    if "gender" in facets and "Unisex" in vocab.values.get("gender", {}):
-        if {"Men", "Women"} & set(facets["gender"]):
-            facets["gender"].append("Unisex")
+    adult = {"Men", "Women"} & set(facets.get("gender", ()))
+    if adult and "Unisex" in vocab.values.get("gender", {}):
+        facets["gender"].append("Unisex")
     search_text = " ".join(keep) if keep else text
     return Understanding(query=raw, search_text=search_text, language=language, min_price=lo, max_price=hi,
                          facets={k: tuple(v) for k, v in facets.items()},
@@ -237,13 +238,16 @@ def understand(query: str, vocab: Vocabulary) -> Understanding:
 
 
 def speech_prompts(vocab: Vocabulary) -> dict[str, str]:
-    """Per-language prompts that bias speech recognition towards the catalog's own words
-    ("navy blue", "sweatshirts", "kurtas" …), most common values first."""
+    """Per-language prompts that bias speech recognition towards the catalog's own words: short
+    requests in the shopper's style ("men's navy blue shirts, …") over the most common colours
+    and types, which Whisper reads as the conversation so far."""
     def common(facet: str, n: int) -> list[str]:
         values = vocab.values.get(facet, {})
         return [v.lower() for v, _ in sorted(values.items(), key=lambda kv: -kv[1]) if v and v.upper() != "NA"][:n]
-    en = ("A shopper asks for fashion products, for men's or women's: " + ", ".join(common("base_colour", 30)) + "; "
-          + ", ".join(common("article_type", 50)) + "; under 1000 rupees.")
+    colours, types = common("base_colour", 30), common("article_type", 40)
+    who = ["men's", "women's"]
+    requests = [f"{who[i % 2]} {colours[i % len(colours)]} {t}" for i, t in enumerate(types)] if colours else types
+    en = ", ".join(requests) + ", under 1000 rupees."
     _, zh = _lexicons()
     zh_words = [k for k in zh["terms"] if len(k) >= 2 and zh["terms"][k].strip()][:80]
-    return {"en": en, "zh": "顾客想买：" + "，".join(zh_words) + "，1000元以下。"}
+    return {"en": en, "zh": "，".join(zh_words) + "，1000元以下。"}

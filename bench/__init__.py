@@ -1,0 +1,1 @@
+"""Benchmarks: latency, throughput and memory of the real engine (`make bench`)."""
