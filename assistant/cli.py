@@ -12,8 +12,9 @@ from .config import Settings
 
 
 def _settings(args: argparse.Namespace) -> Settings:
+    fusion = getattr(args, "fusion", None)
     return Settings.from_env(model_dir=getattr(args, "model", None), index_dir=getattr(args, "index", None),
-                             fusion=getattr(args, "fusion", None))
+                             fusion=None if fusion == "all" else fusion)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -60,22 +61,66 @@ def cmd_search(args: argparse.Namespace) -> int:
     return 0
 
 
+MAIN_METRIC = {"text": "p@10", "zh": "p@10", "natural": "ndcg@10", "photo": "r@1", "composed": "p@10",
+               "filter": "p@10", "voice": "p@10"}
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     from .catalog import read_catalog
     from .engine import Engine
     from .evaluate import load_queries, run_queries, score, table
+    from .fusion import STRATEGIES
 
-    settings = _settings(args)
-    engine = Engine(settings)
+    base = _settings(args)
+    strategies = list(STRATEGIES) if args.fusion == "all" else [base.fusion]
     queries = load_queries(args.queries)
-    prices = {p.id: p.effective_price for c in (args.catalog or [settings.catalog_dir])
-              for p in read_catalog(c).products}
-    lines = run_queries(engine, queries, args.top_k)
-    summary = score(queries, {line["qid"]: line for line in lines}, prices)
-    print(table(summary, f"fusion: {settings.fusion}"))
+    prices = {p.id: p.effective_price for c in (args.catalog or [base.catalog_dir]) for p in read_catalog(c).products}
+    summaries = {}
+    for strategy in strategies:
+        engine = Engine(Settings(**{**base.__dict__, "fusion": strategy}))
+        lines = run_queries(engine, queries, args.top_k)
+        summaries[strategy] = score(queries, {line["qid"]: line for line in lines}, prices)
+        print(table(summaries[strategy], f"fusion: {strategy}"), flush=True)
+    if len(strategies) > 1:
+        print(comparison(summaries))
+        if args.plot:
+            plot_comparison(summaries, args.plot)
+            print(f"chart saved to {args.plot}")
     if args.json:
-        Path(args.json).write_text(json.dumps(summary, indent=1))
+        Path(args.json).write_text(json.dumps(summaries if len(strategies) > 1 else summaries[strategies[0]], indent=1))
     return 0
+
+
+def comparison(summaries: dict[str, dict[str, dict[str, float]]]) -> str:
+    kinds = sorted({k for s in summaries.values() for k in s})
+    head = f"{'strategy':10} " + " ".join(f"{k + ' ' + MAIN_METRIC.get(k, 'ndcg@10'):>18}" for k in kinds)
+    rows = [head] + [f"{name:10} " + " ".join(f"{s.get(k, {}).get(MAIN_METRIC.get(k, 'ndcg@10'), float('nan')):>18.3f}"
+                                               for k in kinds) for name, s in summaries.items()]
+    return "\n".join(["fusion strategy x query kind (main metric per kind)", *rows])
+
+
+def plot_comparison(summaries: dict[str, dict[str, dict[str, float]]], path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    kinds = sorted({k for s in summaries.values() for k in s})
+    width = 0.8 / len(summaries)
+    fig, ax = plt.subplots(figsize=(10, 4.5))
+    for n, (name, s) in enumerate(summaries.items()):
+        values = [s.get(k, {}).get(MAIN_METRIC.get(k, "ndcg@10"), 0.0) for k in kinds]
+        ax.bar(np.arange(len(kinds)) + n * width, values, width, label=name)
+    ax.set_xticks(np.arange(len(kinds)) + width * (len(summaries) - 1) / 2,
+                  [f"{k}\n{MAIN_METRIC.get(k, 'ndcg@10')}" for k in kinds])
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("score on the dev set")
+    ax.set_title("Fusion strategies by query kind")
+    ax.legend(ncol=len(summaries), loc="lower right")
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -110,9 +155,14 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--index", default=None)
     e.add_argument("--catalog", action="append", default=None, help="catalog(s) for prices")
     e.add_argument("--top-k", type=int, default=50)
-    e.add_argument("--fusion", default=None, help="fusion strategy for photo + words")
+    e.add_argument("--fusion", default=None, help="fusion strategy for photo + words, or 'all' to compare them")
+    e.add_argument("--plot", default=None, help="with --fusion all: save a bar chart (PNG) here")
     e.add_argument("--json", default=None, help="also write the summary as JSON here")
     e.set_defaults(func=cmd_eval)
+
+    from .hf_import import add_catalog_commands
+
+    add_catalog_commands(sub)
     return p
 
 
