@@ -32,6 +32,7 @@ def use_persistent_storage(root: str = "/data") -> bool:
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+os.environ.setdefault("GRADIO_RUN_HISTORY", "False")  # shoppers' requests are not recorded anywhere
 use_persistent_storage()
 if not logging.getLogger().handlers:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")

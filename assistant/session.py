@@ -9,10 +9,13 @@ women", "more like the second one", "not this brand", "show more") or starts a n
 
 from __future__ import annotations
 
+import json
 import re
 import statistics
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields, replace
+from functools import lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from .index import Filters
@@ -29,6 +32,25 @@ IntentKind = Literal["new", "refine", "cheaper", "pricier", "more", "similar", "
 CHIP_ORDER = ("price", "gender", "article_type", "colour", "usage", "brand", "exclude_brand", "exclude_colour")
 FACET_FIELD = {"gender": "gender", "article_type": "article_type", "base_colour": "colour", "usage": "usage",
                "brand": "brand"}
+
+
+@lru_cache(maxsize=1)
+def _zh_names() -> dict[str, str]:
+    """English catalog words → Chinese (the first Chinese term the request lexicon maps to each)."""
+    path = Path(__file__).parent / "resources" / "lexicon_zh.json"
+    try:
+        terms = json.loads(path.read_text(encoding="utf-8")).get("terms", {})
+    except (OSError, ValueError):
+        return {}
+    out: dict[str, str] = {}
+    for zh, en in terms.items():
+        out.setdefault(str(en).lower(), zh)
+    return out
+
+
+def zh_name(value: str) -> str:
+    """A facet value in Chinese where the lexicon knows it ("Handbags" → "手提包"), else as it is."""
+    return _zh_names().get(value.lower(), value)
 
 
 def rupees(value: float | None) -> str:
@@ -164,7 +186,7 @@ class Constraints:
             if values and product.get(key) in values:
                 out.append(f"{label}: {product[key]}")
         if self.max_price is not None and self.min_price is not None:
-            out.append(f"{rupees(self.min_price)}–{rupees(self.max_price)}")
+            out.append(f"{rupees(self.min_price)} – {rupees(self.max_price)}")
         elif self.max_price is not None:
             out.append(f"under {rupees(self.max_price)}")
         elif self.min_price is not None:
@@ -183,8 +205,7 @@ class Constraints:
         """A short phrase for replies: "women's black heels under ₹1,500" (`noun` when no category is set)."""
         kinds = self.article_type[:1] or ((noun,) if noun else ())
         if language == "zh":
-            bits = [" ".join(v) for v in (self.gender[:1], self.colour[:1], kinds) if v]
-            text = " · ".join(bits)
+            text = "".join(zh_name(v[0]) for v in (self.gender[:1], self.colour[:1], kinds) if v)
             if self.max_price is not None:
                 text += f"（{rupees(self.max_price)} 以下）"
             elif self.min_price is not None:

@@ -16,6 +16,7 @@ import io
 import logging
 import mimetypes
 import os
+import re
 import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -167,9 +168,13 @@ def discount(p: dict) -> int:
     return round((price - sale) / price * 100) if sale is not None and price and sale < price else 0
 
 
+REASON = re.compile(r"^(?:gender|article type|category|colour|base colour|usage|occasion|brand):\s*(.+)$", re.I)
+
+
 def pretty_reason(reason: str) -> str:
-    """"article type: Heels" → "category: Heels"."""
-    return reason.replace("article type:", "category:").replace("base colour:", "colour:").replace("usage:", "occasion:")
+    """"article type: Heels" → "Heels" (the card's checklist shows values; other reasons stay as they are)."""
+    m = REASON.match(reason.strip())
+    return m.group(1) if m else reason
 
 
 def card_html(p: dict, n: int, liked: bool = False, disliked: bool = False) -> str:
@@ -650,7 +655,7 @@ CSS = """
 
 GRID_CSS = """
 .sa-head {font-size: 13px; color: var(--body-text-color-subdued); margin: 2px 2px 10px;}
-.sa-grid {display: grid; grid-template-columns: repeat(auto-fill, minmax(165px, 1fr)); gap: 14px;}
+.sa-grid {display: grid; grid-template-columns: repeat(auto-fill, minmax(170px, 1fr)); gap: 14px;}
 .sa-card {background: var(--background-fill-primary); border: 1px solid var(--border-color-primary); border-radius: 14px;
   overflow: hidden; display: flex; flex-direction: column; box-shadow: 0 1px 3px rgba(0,0,0,.05);
   transition: transform .12s ease, box-shadow .12s ease;}
@@ -883,11 +888,11 @@ def build_demo(loader: EngineLoader, title: str = "Shopping assistant") -> gr.Bl
                 "<p>Describe it, show a photo, or just say it — in English or 中文. Prices in ₹.</p></div></div>")
         status = gr.HTML(loader.status_html(), elem_id="sa-status")
         with gr.Row(equal_height=False):
-            with gr.Column(scale=5, min_width=340, elem_id="sa-left"):
+            with gr.Column(scale=4, min_width=340, elem_id="sa-left"):
                 chat = gr.Chatbot(elem_id="sa-chat", height=520, show_label=False, sanitize_html=True,
                                   placeholder="**Hi! What are you shopping for today?**<br>"
                                               "Try “black heels under 1500 rupees”, add a photo, or record your voice.",
-                                  feedback_options=None)
+                                  feedback_options=None, buttons=["copy", "copy_all"])
                 box = gr.MultimodalTextbox(elem_id="sa-input", show_label=False, sources=["upload", "microphone"],
                                            file_types=["image", "audio"], file_count="multiple", autofocus=True,
                                            placeholder="What are you looking for? (words, a photo, or your voice)")
@@ -906,7 +911,7 @@ def build_demo(loader: EngineLoader, title: str = "Shopping assistant") -> gr.Bl
                 photos = gr.HTML(photo_strip(loader.examples), elem_id="sa-photos", js_on_load=CLICK_JS,
                                  css_template=GRID_CSS)
                 reset = gr.Button("↺ Start over", size="sm", variant="secondary")
-            with gr.Column(scale=7, min_width=420):
+            with gr.Column(scale=8, min_width=420):
                 chips = gr.CheckboxGroup(choices=[], value=[], elem_id="sa-chips", label="Your filters (untick to remove)",
                                          interactive=True, visible=False)
                 with gr.Accordion("Change filters", open=False, elem_id="sa-filters"):
@@ -932,6 +937,7 @@ def build_demo(loader: EngineLoader, title: str = "Shopping assistant") -> gr.Bl
         chips.input(on_chips, [chips, chat, session], outs, api_visibility="private")
         apply.click(on_apply, [min_price, max_price, gender, kind, colour, chat, session], outs, api_visibility="private")
         reset.click(on_reset, None, [*outs, box], api_visibility="private")
+        chat.clear(on_reset, None, [*outs, box], api_visibility="private")
         timer = gr.Timer(1.0, active=True)
         timer.tick(on_tick, None, [status, timer, photos, gender, kind, colour], api_visibility="private")
         gr.api(search_text, api_name="search_text")
@@ -951,4 +957,4 @@ def launch_options() -> dict[str, Any]:
     return {"server_name": os.environ.get("GRADIO_SERVER_NAME") or "127.0.0.1",
             "server_port": int(os.environ.get("GRADIO_SERVER_PORT") or 7860),
             "theme": gr.themes.Soft(primary_hue="rose", neutral_hue="stone"), "css": CSS, "show_error": True,
-            "footer_links": ["api"]}
+            "footer_links": ["api"], "run_history": False}  # privacy: no record of shoppers' requests

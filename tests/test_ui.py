@@ -38,6 +38,7 @@ from assistant.ui import (
     card_html,
     chip_choices,
     discard_upload,
+    launch_options,
     read_and_discard,
     render_cards,
     user_message,
@@ -155,7 +156,7 @@ def test_constraints_merge_chips_filters() -> None:
                         exclude_brand=("Puma",), exclude_ids=("1", "2"))
     assert c.words() == "women black heels"
     assert c.describe() == "women's black heels under ₹1,500, not Puma"
-    assert "Heels" in c.describe("zh") and "₹1,500 以下" in c.describe("zh")
+    assert c.describe("zh") == "女士黑色高跟鞋（₹1,500 以下）"
     assert c.admits({"sale_price": 999.0, "gender": "Women", "article_type": "Heels", "base_colour": "Black", "brand": "Inc 5"})
     assert not c.admits({"sale_price": 1999.0, "gender": "Women", "article_type": "Heels", "base_colour": "Black"})
     assert not c.admits({"sale_price": 999.0, "gender": "Women", "article_type": "Heels", "base_colour": "Black",
@@ -211,7 +212,7 @@ def test_card_shows_photo_title_brand_price_discount_and_reasons(slice_rows: lis
     assert 'src="data:image/jpeg;base64,' in html  # the catalog photo, embedded
     assert rupees(row["sale_price"]) in html and f'<span class="sa-was">{rupees(row["price"])}</span>' in html
     assert f"{pct}% off" in html and f"−{pct}%" in html
-    assert "colour: Black · category: Heels" in html
+    assert "✓ Black · Heels" in html
     assert ">#2<" in html and "sa-liked" in html
     assert 'data-action="like"' in html and 'data-action="dislike"' in html and 'data-action="similar"' in html
     full = next(r for r in slice_rows if r.get("sale_price") and r["sale_price"] == r.get("price"))
@@ -323,16 +324,30 @@ def test_demo_builds_with_named_api_endpoints() -> None:
 
 
 def test_app_import_is_quick_and_does_not_block(tmp_path: Path) -> None:
-    env = {**os.environ, "CATALOG_DIR": str(tmp_path / "no-catalog"), "DATA_DIR": str(tmp_path / "data"),
-           "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONPATH": str(ROOT)}
+    env = {k: v for k, v in os.environ.items() if k not in ("GRADIO_ANALYTICS_ENABLED", "GRADIO_RUN_HISTORY")}
+    env.update({"CATALOG_DIR": str(tmp_path / "no-catalog"), "DATA_DIR": str(tmp_path / "data"),
+                "GRADIO_DEFAULT_CONCURRENCY_LIMIT": "3", "PYTHONPATH": str(ROOT)})
     code = ("import time; t = time.time(); import app; took = time.time() - t\n"
             "assert app.loader.wait(120) is None\n"
-            "print(round(took, 1)); print(app.loader.error); print(app.demo.__class__.__name__)")
+            "print(round(took, 1)); print(app.loader.error); print(app.demo.__class__.__name__)\n"
+            "print(app.demo._queue.default_concurrency_limit, app.demo.analytics_enabled)")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
-    took, error, kind = out.stdout.strip().splitlines()[-3:]
+    took, error, kind, queue = out.stdout.strip().splitlines()[-4:]
     assert float(took) < 30
     assert "import-hf" in error and kind == "Blocks"
+    assert queue == "3 False"
+
+
+def test_launch_options(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GRADIO_SERVER_NAME", raising=False)
+    monkeypatch.delenv("GRADIO_SERVER_PORT", raising=False)
+    options = launch_options()
+    assert (options["server_name"], options["server_port"]) == ("127.0.0.1", 7860)
+    assert options["run_history"] is False and "css" in options
+    monkeypatch.setenv("GRADIO_SERVER_NAME", "0.0.0.0")
+    monkeypatch.setenv("GRADIO_SERVER_PORT", "7999")
+    assert (launch_options()["server_name"], launch_options()["server_port"]) == ("0.0.0.0", 7999)
 
 
 def test_persistent_storage_on_spaces(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
