@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import FASHION, ROOT, assistant_env, write_catalog
+from PIL import Image
 
 from assistant import ingest as ingest_module
 from assistant.config import Settings
@@ -133,7 +134,15 @@ def test_a_killed_ingest_leaves_a_usable_index(engine: Engine, settings: Setting
     """`python -m assistant ingest` is SIGKILLed once its first chunk (256 products) is in; the index still
     answers searches, and running ingest again finishes with exactly the catalog's products."""
     first_chunk = 256
-    rows = slice_rows[:first_chunk] + other_rows  # the slice's features are cached: the first chunk lands fast
+    # The slice's features are cached, so the first chunk lands fast; the rest get freshly saved photos (new
+    # bytes, so never in the feature cache) and keep the process busy long enough to be killed mid-way.
+    fresh = tmp_path / "photos"
+    fresh.mkdir()
+    rest = []
+    for r in other_rows:
+        Image.open(FASHION / r["image"]).save(fresh / f"{r['id']}.jpg", quality=93)
+        rest.append({**r, "image": str(fresh / f"{r['id']}.jpg")})
+    rows = slice_rows[:first_chunk] + rest
     folder = write_catalog(tmp_path / "cat", rows)
     index_dir = tmp_path / "index"
     env = assistant_env(ASSISTANT_CACHE_DIR=str(settings.cache_path), ASSISTANT_THREADS=str(settings.threads))
@@ -169,8 +178,8 @@ def test_a_killed_ingest_leaves_a_usable_index(engine: Engine, settings: Setting
     assert index.count() == len(rows)
     assert set(index.hashes()) == {r["id"] for r in rows}
     done = Engine(settings, space=engine.space, index=ProductIndex(index_dir))
-    last = other_rows[-1]
-    assert done.search(image=r_image(last), top_k=1).ids[0] == last["id"]
+    last = rest[-1]
+    assert done.search(image=last["image"], top_k=1).ids[0] == last["id"]
 
 
 def test_model_indexes_a_catalog_it_never_saw(engine: Engine, settings: Settings, other_rows: list[dict],
@@ -178,11 +187,11 @@ def test_model_indexes_a_catalog_it_never_saw(engine: Engine, settings: Settings
     """No retraining: the space trained on the slice embeds another catalog's products, and they are found."""
     weights = settings.model_path / "space.safetensors"
     stamp = weights.stat().st_mtime_ns
-    rows = other_rows[:40]
+    rows = other_rows[:24]
     folder = write_catalog(tmp_path / "other", rows)
     index = ProductIndex(tmp_path / "index")
     report = ingest([folder], engine.space, index, settings)
-    assert report.added == 40 and index.count() == 40
+    assert report.added == 24 and index.count() == 24
     assert weights.stat().st_mtime_ns == stamp  # the model was not touched
     other = Engine(settings, space=JointSpace.load(settings.model_path), index=index)
     found_photo = sum(other.search(image=r_image(r), top_k=1).ids[0] == r["id"] for r in rows[:5])
