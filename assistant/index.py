@@ -89,7 +89,8 @@ def _client(path: str | Path | None, host: str = "", port: int = 8000):
         Path(path or "data/index").mkdir(parents=True, exist_ok=True)
         return chromadb.PersistentClient(path=str(path), settings=settings)
     except Exception as e:  # chromadb raises plain Exception/ValueError when a server is unreachable
-        raise IndexUnavailable(f"search is unavailable: cannot reach the vector store ({e})") from None
+        where = f"at {host}:{port}" if host else f"in {path}"
+        raise IndexUnavailable(f"search is unavailable: cannot reach the vector store {where} ({e})") from None
 
 
 class ProductIndex:
@@ -111,7 +112,8 @@ class ProductIndex:
                     self.prefix + suffix, embedding_function=None,
                     configuration={"hnsw": {"space": "cosine", "ef_construction": 200, "ef_search": 200}})
             except Exception as e:
-                raise IndexUnavailable(f"search is unavailable: {e}") from None
+                raise IndexUnavailable(f"search is unavailable: the vector store {self._where()} did not answer "
+                                       f"({type(e).__name__}: {e})") from None
         return self._collections[suffix]
 
     def _call(self, fn, *args, **kwargs):
@@ -125,7 +127,13 @@ class ProductIndex:
             if self.host:
                 with contextlib.suppress(IndexUnavailable):
                     self.client = _client(self.path, self.host, self.port)
-            raise IndexUnavailable(f"search is unavailable: the vector store did not answer ({type(e).__name__})") from None
+            if isinstance(e, IndexUnavailable):  # already says what happened
+                raise
+            raise IndexUnavailable(f"search is unavailable: the vector store {self._where()} did not answer "
+                                   f"({type(e).__name__})") from None
+
+    def _where(self) -> str:
+        return f"at {self.host}:{self.port}" if self.host else f"in {self.path}"
 
     def count(self) -> int:
         return self._call(lambda: self._collection(JOINT).count())

@@ -102,6 +102,7 @@ class ChromaServer:
 
     def start(self, timeout: float = 60) -> ChromaServer:
         exe = shutil.which("chroma") or str(Path(sys.executable).parent / "chroma")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         self.log = (self.path.parent / f"chroma-{self.port}.log").open("ab")
         self.proc = subprocess.Popen([exe, "run", "--path", str(self.path), "--host", self.host, "--port", str(self.port)],
                                      stdout=self.log, stderr=subprocess.STDOUT)

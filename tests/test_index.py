@@ -203,6 +203,7 @@ def test_server_down_then_back(tmp_path: Path) -> None:
                      lambda: index.upsert(["x"], JOINT[:1], PHOTOS[:1], [ps[0].metadata()])):
             with pytest.raises(IndexUnavailable, match="unavailable") as err:
                 call()
+            assert f"{server.host}:{server.port}" in str(err.value)  # says which store
             assert "Traceback" not in str(err.value) and len(str(err.value)) < 300
 
         server.start()
@@ -214,6 +215,7 @@ def test_server_down_then_back(tmp_path: Path) -> None:
 
 
 def test_no_server_at_all() -> None:
-    with pytest.raises(IndexUnavailable, match="unavailable"):
-        index = ProductIndex(None, "127.0.0.1", free_port(), prefix="nothing")
+    port = free_port()
+    with pytest.raises(IndexUnavailable, match=f"unavailable.*127.0.0.1:{port}"):
+        index = ProductIndex(None, "127.0.0.1", port, prefix="nothing")
         index.count()
