@@ -89,10 +89,22 @@ def read_and_discard(path: str | Path) -> bytes:
         discard_upload(path)
 
 
-def is_audio(path: str | Path) -> bool:
+AUDIO_SUFFIXES = {".wav", ".mp3", ".m4a", ".ogg", ".oga", ".flac", ".webm", ".opus", ".aac", ".amr", ".3gp", ".mp4"}
+
+
+def is_audio(path: str | Path, data: bytes = b"") -> bool:
+    """A recording rather than a photo: by its first bytes when known, else by its name."""
+    head = data[:16]
+    if head:
+        if head.startswith((b"\xff\xd8\xff", b"\x89PNG", b"GIF8", b"BM", b"II*\0", b"MM\0*")) or head[8:12] == b"WEBP":
+            return False
+        if head[4:8] == b"ftyp":  # MP4 family: HEIC/AVIF photos or M4A/MP4 sound
+            return head[8:12] not in (b"heic", b"heix", b"mif1", b"msf1", b"avif", b"hevc")
+        if head.startswith((b"OggS", b"fLaC", b"ID3", b"\x1aE\xdf\xa3", b"#!AMR", b"\xff\xf1", b"\xff\xf9", b"\xff\xfb",
+                            b"\xff\xf3", b"\xff\xf2")) or (head.startswith(b"RIFF") and head[8:12] == b"WAVE"):
+            return True
     kind = mimetypes.guess_type(str(path))[0] or ""
-    return kind.startswith(("audio/", "video/")) or Path(path).suffix.lower() in {".wav", ".mp3", ".m4a", ".ogg",
-                                                                                  ".oga", ".flac", ".webm", ".opus"}
+    return kind.startswith(("audio/", "video/")) or Path(path).suffix.lower() in AUDIO_SUFFIXES
 
 
 def shrink_photo(data: bytes, side: int = KEPT_PHOTO_SIDE) -> bytes:
@@ -733,20 +745,31 @@ def answer(loader: EngineLoader, session: Session, turn: Callable[[Assistant], R
         return Reply(session, "⚠️ Something went wrong on our side. Please try again.", ok=False)
 
 
-def _split_files(files: Sequence[Any]) -> tuple[list[str], list[str]]:
-    photos, audio = [], []
-    for f in files or ():
-        path = f if isinstance(f, str) else (f.get("path") if isinstance(f, dict) else getattr(f, "path", None))
-        if not path:
-            continue
-        (audio if is_audio(path) else photos).append(str(path))
-    return photos, audio
+def read_uploads(files: Sequence[Any]) -> tuple[bytes | None, bytes | None]:
+    """(first photo, first recording) of what was attached, read into memory; every upload file is
+    deleted, used or not."""
+    photo = audio = None
+    paths = [f if isinstance(f, str) else (f.get("path") if isinstance(f, dict) else getattr(f, "path", None))
+             for f in files or ()]
+    try:
+        for path in paths:
+            if not path:
+                continue
+            data = read_and_discard(path)
+            if is_audio(path, data):
+                audio = data if audio is None else audio
+            else:
+                photo = data if photo is None else photo
+    finally:
+        for path in paths:
+            discard_upload(path)
+    return photo, audio
 
 
 def build_demo(loader: EngineLoader, title: str = "Shopping assistant") -> gr.Blocks:
     """The app. `loader` provides the engine once it is ready."""
 
-    def outputs_for(reply: Reply, history: list[dict], pending: bool = False) -> tuple:
+    def outputs_for(reply: Reply, history: list[dict]) -> tuple:
         """Values for [chat, state, grid, chips, min, max, gender, category, colour]."""
         s = reply.session
         if reply.text:
@@ -777,16 +800,11 @@ def build_demo(loader: EngineLoader, title: str = "Shopping assistant") -> gr.Bl
         """The chat box: words, photos, recordings. Uploaded files are read and deleted at once."""
         box = box or {}
         text = str(box.get("text") or "").strip()
-        photo_files, audio_files = _split_files(box.get("files") or [])
         try:
-            photo = read_and_discard(photo_files[0]) if photo_files else None
-            audio = read_and_discard(audio_files[0]) if audio_files else None
+            photo, audio = read_uploads(box.get("files") or [])
         except InputError as e:
             yield (*outputs_for(Reply(session, f"⚠️ {e}", ok=False), list(history or [])), gr.update(interactive=True))
             return
-        finally:
-            for extra in photo_files[1:] + audio_files[1:]:
-                discard_upload(extra)
         shown = user_message(text, photo, voice=None if audio is None else "")
         turns = run_turn(history, session, shown, lambda a: a.message(session, text, photo=photo, audio=audio))
         yield (*next(turns), gr.update(value=None, interactive=False))

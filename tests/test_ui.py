@@ -38,9 +38,12 @@ from assistant.ui import (
     card_html,
     chip_choices,
     discard_upload,
+    is_audio,
     launch_options,
     read_and_discard,
+    read_uploads,
     render_cards,
+    silent_wav,
     user_message,
     voice_examples,
 )
@@ -274,6 +277,22 @@ def test_uploads_are_deleted_and_nothing_else(tmp_path: Path, monkeypatch: pytes
     assert ours.exists()
     with pytest.raises(InputError):
         read_and_discard(tmp_path / "uploads" / "gone.jpg")
+
+
+def test_attachments_are_told_apart_by_content(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                               slice_rows: list[dict]) -> None:
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path))
+    jpeg = (FASHION / slice_rows[0]["image"]).read_bytes()
+    files = {"a/blob": silent_wav(), "b/photo": jpeg, "c/second.jpg": jpeg, "d/recording.webm": b"\x1aE\xdf\xa3rest"}
+    for name, data in files.items():
+        (tmp_path / name).parent.mkdir()
+        (tmp_path / name).write_bytes(data)
+    photo, audio = read_uploads([str(tmp_path / "a/blob"), {"path": str(tmp_path / "b/photo")},
+                                 str(tmp_path / "c/second.jpg"), str(tmp_path / "d/recording.webm")])
+    assert photo == jpeg and audio == silent_wav()
+    assert not any(p.is_file() for p in tmp_path.rglob("*"))  # every upload deleted, used or not
+    assert is_audio("x.jpg", silent_wav()) and not is_audio("voice.wav", jpeg)
+    assert is_audio("clip.m4a") and not is_audio("shot.png")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -526,8 +545,6 @@ def test_voice_request_shows_the_transcript(assistant: Assistant) -> None:
 
 
 def test_silence_and_chinese(assistant: Assistant) -> None:
-    from assistant.ui import silent_wav
-
     quiet = assistant.message(Session(), audio=silent_wav(1.0))
     assert not quiet.ok and "didn't catch" in quiet.text
     zh = assistant.message(Session(), "我想买1000元以下的女士手提包")
