@@ -36,9 +36,7 @@ def test_words_find_the_asked_type_colour_and_gender(engine: Engine, query: str,
         return all(hit.product[f] == v or (f == "gender" and hit.product[f] == "Unisex") for f, v in want.items())
 
     titles = [h.product["title"] for h in top]
-    assert all(fits(h) for h in top[:3]), titles  # the first three are exactly what was asked
-    assert sum(fits(h) for h in top) >= 4, titles  # and nearly all of the first five
-    assert all(h.product["article_type"] == want["article_type"] for h in top), titles  # never another kind of thing
+    assert all(fits(h) for h in top), titles  # the slice holds at least five products that fit each request
     assert all(hit.reasons for hit in top)
     assert result.latency_ms > 0
 
