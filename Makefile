@@ -12,7 +12,7 @@ export HF_HUB_OFFLINE ?= 1
 export GRADIO_ANALYTICS_ENABLED := False
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: run test deps system lint train ingest eval bench bench-scale load voices clean
+.PHONY: run test deps system lint train ingest eval eval-fusion bench voices clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -45,6 +45,11 @@ ingest: deps
 
 eval: deps
 	$(BIN)/python -m assistant eval --queries $(DEV_QUERIES) --catalog $(CATALOG_DIR)
+
+# Every fusion strategy x every query kind the fusion issue names (voice is the same for all).
+eval-fusion: deps
+	$(BIN)/python -m assistant eval --fusion all --plot assets/fusion.png --catalog $(CATALOG_DIR) \
+	  --queries $(foreach k,text zh natural photo composed filter,$(DEV_QUERIES)/$(k).jsonl)
 
 bench: deps
 	$(BIN)/python -m bench.core

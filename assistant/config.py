@@ -44,6 +44,7 @@ class Settings:
     candidate_pool: int = 300
     facet_boost: float = 1.0  # ≥ the similarity spread: products with every asked facet rank first
     photo_facet_boost: float = 0.2
+    feedback_weight: float = 0.3  # how far likes / dislikes move a photo search
     photo_exact_margin: float = 0.05
     photo_vote_neighbours: int = 12
     photo_vote_temperature: float = 0.02

@@ -172,7 +172,9 @@ class Engine:
             strict_n = sum(all(h.metadata.get(f) in v for f, v in facets.items()) for h in hits)
             if strict_n < k:
                 seen = {h.id for h in hits}
-                strict = replace(hard, **{FACET_FILTER[f]: v for f, v in facets.items()})
+                # asked facets narrow the search, but never widen a filter the caller set
+                strict = replace(hard, **{FACET_FILTER[f]: v for f, v in facets.items()
+                                          if not getattr(hard, FACET_FILTER[f])})
                 extra = [h for h in self.index.query(q, k, strict, pool=pool) if h.id not in seen]
                 hits += extra
                 if strict_n == 0 and not extra:
@@ -229,6 +231,12 @@ class Engine:
         raw = self.index.query(feats, pool, hard, photos=True, pool=pool)
         seen = self.photo_facets(raw if not hard.active() else self.index.query(feats, 12, photos=True))
         if u is None:  # photo alone: the very product first, then the same look
+            if like_ids or dislike_ids:  # liked / disliked products steer in the joint space
+                img_q = self._steered(self.space.project_image(feats[None])[0], None, like_ids, dislike_ids)
+                vecs = self.index.get([h.id for h in raw], vectors=True)
+                raw = [replace(h, score=h.score + self.settings.feedback_weight * float(vecs[h.id][1] @ img_q))
+                       if h.id in vecs else h for h in raw]
+                raw.sort(key=lambda h: -h.score)
             return SearchResult(self._rank_photo(raw, seen, k), None, photo_facets=seen, notes=notes)
         # photo + words: what the photo shows, changed by what the words ask for
         facets: dict[str, tuple[str, ...]] = {}
