@@ -105,9 +105,10 @@ def packaged_whisper_base(cache_dir: Path) -> Path:
 
 
 class FasterWhisper:
-    def __init__(self, source: str, threads: int = 2) -> None:
+    def __init__(self, source: str, threads: int = 2, beam_size: int = 5) -> None:
         from faster_whisper import WhisperModel
 
+        self.beam_size = beam_size
         try:
             self.model = WhisperModel(source, device="cpu", compute_type="int8", cpu_threads=threads)
         except (RuntimeError, OSError, ValueError) as e:
@@ -121,8 +122,9 @@ class FasterWhisper:
             allowed = [(p, lang) for lang, p in probs if lang in languages]
             language = max(allowed)[1] if allowed else None
         prompt = (prompts or {}).get(language or "en")
-        segments, info = self.model.transcribe(audio, language=language, beam_size=5, vad_filter=False,
-                                               condition_on_previous_text=False, initial_prompt=prompt)
+        segments, info = self.model.transcribe(audio, language=language, beam_size=self.beam_size, vad_filter=False,
+                                               condition_on_previous_text=False, initial_prompt=prompt,
+                                               temperature=0.0, without_timestamps=True)
         return " ".join(s.text.strip() for s in segments).strip(), info.language
 
 

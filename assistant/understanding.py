@@ -245,8 +245,8 @@ def speech_prompts(vocab: Vocabulary) -> dict[str, str]:
         values = vocab.values.get(facet, {})
         return [v.lower() for v, _ in sorted(values.items(), key=lambda kv: -kv[1]) if v and v.upper() != "NA"][:n]
     colours, types = common("base_colour", 30), common("article_type", 40)
-    who = ["men's", "women's"]
-    requests = [f"{who[i % 2]} {colours[i % len(colours)]} {t}" for i, t in enumerate(types)] if colours else types
+    forms = ("men's {c} {t}", "{c} {t} for women", "{c} {t} for men", "women's {c} {t}")
+    requests = [forms[i % 4].format(c=colours[i % len(colours)], t=t) for i, t in enumerate(types)] if colours else types
     en = ", ".join(requests) + ", under 1000 rupees."
     _, zh = _lexicons()
     zh_words = [k for k in zh["terms"] if len(k) >= 2 and zh["terms"][k].strip()][:80]
