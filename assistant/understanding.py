@@ -22,6 +22,7 @@ _CUR = r"(?:rs\.?|inr|₹|rupees?|rupee|bucks)?"
 PRICE_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("range", re.compile(rf"(?:between|from)\s*{_CUR}\s*{_NUM}\s*{_CUR}\s*(?:and|to|-|–)\s*{_CUR}\s*{_NUM}\s*{_CUR}", re.I)),
     ("range", re.compile(rf"{_CUR}\s*{_NUM}\s*{_CUR}\s*(?:-|–|to)\s*{_CUR}\s*{_NUM}\s*(?:rs\.?|inr|₹|rupees?)", re.I)),
+    ("range", re.compile(rf"(?:₹|rs\.?|inr)\s*{_NUM}\s*(?:-|–|to)\s*(?:₹|rs\.?|inr)\s*{_NUM}", re.I)),
     ("range", re.compile(r"(\d+)\s*(千)?\s*(?:元|块)?\s*(?:到|至|-|~)\s*(\d+)\s*(千)?\s*(?:元|块)")),
     ("max", re.compile(rf"(?:under|below|less than|cheaper than|within|up\s*to|upto|max(?:imum)?|at most|"
                        rf"not more than|no more than|not over|budget(?:\s+(?:of|is))?|<|≤)\s*{_CUR}\s*{_NUM}\s*{_CUR}", re.I)),
@@ -247,7 +248,7 @@ def speech_prompts(vocab: Vocabulary) -> dict[str, str]:
     colours, types = common("base_colour", 30), common("article_type", 40)
     forms = ("men's {c} {t}", "{c} {t} for women", "{c} {t} for men", "women's {c} {t}")
     requests = [forms[i % 4].format(c=colours[i % len(colours)], t=t) for i, t in enumerate(types)] if colours else types
-    en = ", ".join(requests) + ", under 1000 rupees."
+    en = ", ".join(requests) + ", prices in rupees."  # no digits: they pull spoken prices towards them
     _, zh = _lexicons()
     zh_words = [k for k in zh["terms"] if len(k) >= 2 and zh["terms"][k].strip()][:80]
-    return {"en": en, "zh": "，".join(zh_words) + "，1000元以下。"}
+    return {"en": en, "zh": "，".join(zh_words) + "。"}

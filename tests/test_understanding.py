@@ -53,8 +53,6 @@ def test_prices(vocab: Vocabulary, query: str, lo: float | None, hi: float | Non
     assert not any(ch.isdigit() for ch in u.search_text), u.search_text  # the price is not searched as words
 
 
-@pytest.mark.xfail(strict=True, reason="understanding.py: a '₹500 - ₹1000' range with the currency before each "
-                   "number is not read (the second range pattern needs a currency after the last number)")
 def test_price_range_with_leading_currency_signs(vocab: Vocabulary) -> None:
     u = understand("₹500 - ₹1000 bags", vocab)
     assert (u.min_price, u.max_price) == (500, 1000)
