@@ -53,6 +53,7 @@ eval-fusion: deps
 
 bench: deps
 	$(BIN)/python -m bench.core
+	$(BIN)/python -m bench.api
 
 voices: deps system
 	$(BIN)/python scripts/make_voice_examples.py

@@ -129,20 +129,37 @@ class FasterWhisper:
 
 
 class OpenAIWhisper:
-    """The optional `openai-whisper` backend (`pip install .[openai-whisper]`)."""
+    """The optional `openai-whisper` backend (`pip install .[openai-whisper]`): an official model name
+    (downloaded where online) or a local checkpoint file ({"dims", "model_state_dict"})."""
 
-    def __init__(self, source: str) -> None:
-        import whisper
+    def __init__(self, source: str, beam_size: int = 5) -> None:
+        try:
+            import whisper
+        except ImportError:
+            raise ModelFileError(f"cannot load the speech model {source}: openai-whisper is not installed "
+                                 "(pip install '.[openai-whisper]')") from None
 
+        self.whisper, self.beam_size = whisper, beam_size
         try:
             self.model = whisper.load_model(source, device="cpu")
-        except (RuntimeError, OSError) as e:
-            raise ModelFileError(f"cannot load the speech model {source}: {e}") from None
+        except Exception as e:  # missing, truncated or foreign files fail in many ways (OSError, pickle, KeyError …)
+            raise ModelFileError(f"cannot load the speech model {source}: {type(e).__name__}: {e}") from None
 
     def transcribe(self, audio: np.ndarray, prompts: dict[str, str] | None = None,
                    languages: tuple[str, ...] = ()) -> tuple[str, str]:
-        out = self.model.transcribe(audio, fp16=False, temperature=0.0, initial_prompt=(prompts or {}).get("en"))
-        return str(out["text"]).strip(), str(out.get("language") or "")
+        import torch
+
+        language = None
+        if languages and self.model.is_multilingual:
+            mel = self.whisper.log_mel_spectrogram(self.whisper.pad_or_trim(audio), self.model.dims.n_mels)
+            with torch.inference_mode():
+                _, probs = self.model.detect_language(mel)
+            allowed = [(p, lang) for lang, p in probs.items() if lang in languages]
+            language = max(allowed)[1] if allowed else None
+        out = self.model.transcribe(audio, language=language, fp16=False, temperature=0.0, beam_size=self.beam_size,
+                                    condition_on_previous_text=False, without_timestamps=True,
+                                    initial_prompt=(prompts or {}).get(language or "en"))
+        return str(out["text"]).strip(), str(out.get("language") or language or "")
 
 
 @lru_cache(maxsize=2)
