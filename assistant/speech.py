@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 import shutil
 from dataclasses import dataclass
 from functools import lru_cache
@@ -179,6 +180,7 @@ def transcribe(data: bytes, model: Transcriber, max_seconds: float = 30.0, promp
     if is_silent(audio):
         return Transcript("", "", seconds, "Sorry, I didn't catch that. Could you say it again?")
     text, language = model.transcribe(audio, prompts, languages)
+    text = re.sub(r"(?<=\d),(?=\d{3}\b)", "", text)  # "1,500" as a shopper types it: "1500"
     if not any(ch.isalnum() for ch in text):
         return Transcript("", language, seconds, "Sorry, I didn't catch that. Could you say it again?")
     return Transcript(text, language, seconds, note)
