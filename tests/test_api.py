@@ -24,12 +24,8 @@ FIELDS = {"id", "title", "brand", "price", "sale_price", "image", "score", "reas
 
 @pytest.fixture(scope="module")
 def app(engine, settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
-    running = RunningApp(settings, tmp_path_factory.mktemp("api-app"))
-    try:
-        running.wait_until_serving()
+    with RunningApp(settings, tmp_path_factory.mktemp("api-app")) as running:
         yield running
-    finally:
-        running.stop()
 
 
 @pytest.fixture(scope="module")

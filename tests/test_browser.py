@@ -57,6 +57,17 @@ class RunningApp:
         self.proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=self.log,
                                      stderr=subprocess.STDOUT)
 
+    def __enter__(self) -> RunningApp:
+        try:
+            self.wait_until_serving()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
     def wait_until_serving(self, timeout: float = 180) -> None:
         end = time.monotonic() + timeout
         while time.monotonic() < end:
@@ -86,12 +97,8 @@ class RunningApp:
 
 @pytest.fixture(scope="module")
 def app(engine, settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
-    running = RunningApp(settings, tmp_path_factory.mktemp("browser-app"))
-    try:
-        running.wait_until_serving()
+    with RunningApp(settings, tmp_path_factory.mktemp("browser-app")) as running:
         yield running
-    finally:
-        running.stop()
 
 
 @pytest.fixture(scope="module")
