@@ -25,6 +25,7 @@ class Settings:
     image_encoder: str = "efficientnet-lite2"
     text_encoder: str = "use-multilingual"
     speech_model: str = "base"
+    speech_window_seconds: float = 10.0  # Whisper's encoder window for short requests (30 s = stock Whisper)
     languages: str = "en,zh"  # what shoppers speak; speech language detection picks among these
     chroma_host: str = ""
     chroma_port: int = 8000

@@ -111,7 +111,8 @@ class Engine:
             if path.stat().st_size > self.settings.max_upload_bytes:
                 raise InputError("that recording is too big; please keep it under 30 seconds")
             audio = path.read_bytes()
-        model = load_transcriber(self.settings.speech_model, str(self.settings.cache_path), self.settings.threads)
+        model = load_transcriber(self.settings.speech_model, str(self.settings.cache_path), self.settings.threads,
+                                 self.settings.speech_window_seconds)
         return transcribe(bytes(audio), model, self.settings.max_audio_seconds, self.speech_prompts,
                           tuple(self.settings.languages.split(",")))
 

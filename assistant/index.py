@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 JOINT, PHOTOS = "", "_photos"  # collection suffixes: joint-space vectors, raw photo features
+ID_FILTER_LIMIT = 20_000  # above this many matching products, Chroma filters with `where` itself
 
 
 class IndexUnavailable(RuntimeError):
@@ -74,8 +75,42 @@ class Filters:
         return not ((self.exclude_brand and meta.get("brand") in self.exclude_brand)
                     or (self.exclude_colour and meta.get("base_colour") in self.exclude_colour))
 
+    def mask(self, cols: Columns) -> np.ndarray:
+        """The same test as `matches()`, on every indexed product at once (a boolean array)."""
+        keep = np.ones(len(cols.ids), bool)
+        if self.min_price is not None:
+            keep &= cols.price >= self.min_price
+        if self.max_price is not None:
+            keep &= (cols.price >= 0.0) & (cols.price <= self.max_price)
+        for key, values, wanted in (("gender", self.gender, True), ("category", self.category, True),
+                                    ("article_type", self.article_type, True), ("base_colour", self.colour, True),
+                                    ("brand", self.brand, True), ("usage", self.usage, True),
+                                    ("brand", self.exclude_brand, False), ("base_colour", self.exclude_colour, False)):
+            if values:
+                codes = [cols.codes[key][v] for v in values if v in cols.codes[key]]
+                hit = np.isin(cols.facets[key], codes)
+                keep &= hit if wanted else ~hit
+        return keep
+
     def active(self) -> bool:
         return self.where() is not None or bool(self.exclude_ids)
+
+
+class Columns:
+    """The cached metadata as arrays (price, and a code per facet value), for filtering every product
+    in one vectorised pass instead of a Python loop."""
+
+    FIELDS = ("gender", "category", "article_type", "base_colour", "brand", "usage")
+
+    def __init__(self, meta: dict[str, dict]) -> None:
+        self.ids = list(meta)
+        self.price = np.array([float(m.get("sale_price", -1.0)) for m in meta.values()], np.float64)
+        self.codes: dict[str, dict[str, int]] = {}
+        self.facets: dict[str, np.ndarray] = {}
+        for key in self.FIELDS:
+            codes = self.codes.setdefault(key, {})
+            self.facets[key] = np.array([codes.setdefault(m.get(key) or "", len(codes)) for m in meta.values()],
+                                        np.int32)
 
 
 def _client(path: str | Path | None, host: str = "", port: int = 8000):
@@ -103,6 +138,8 @@ class ProductIndex:
         self.path, self.host, self.port, self.prefix = path, host, port, prefix
         self._collections: dict[str, object] = {}
         self._meta: dict[str, dict] | None = None
+        self._last: tuple[tuple | None, list[tuple[str, float]]] = (None, [])
+        self._columns: Columns | None = None
         self.client = _client(path, host, port)
 
     def _collection(self, suffix: str):
@@ -153,6 +190,7 @@ class ProductIndex:
                 self._collection(JOINT).upsert(ids=list(ids[sl]), embeddings=joint[sl].tolist(),
                                                metadatas=list(metadatas[sl]))
         self._call(do)
+        self._changed()
         if self._meta is not None:
             self._meta.update(zip(ids, metadatas, strict=True))
 
@@ -162,6 +200,7 @@ class ProductIndex:
                 for suffix in (JOINT, PHOTOS):
                     self._collection(suffix).delete(ids=list(ids))
             self._call(do)
+            self._changed()
             if self._meta is not None:
                 for i in ids:
                     self._meta.pop(i, None)
@@ -182,14 +221,31 @@ class ProductIndex:
 
     def refresh(self) -> None:
         self._meta = None
+        self._changed()
 
-    def _nearest(self, vector: np.ndarray, n: int, where: dict | None, photos: bool) -> list[tuple[str, float]]:
+    def _changed(self) -> None:
+        self._last, self._columns = (None, []), None
+
+    def columns(self) -> Columns:
+        if self._columns is None:
+            self._columns = Columns(self.metadata())
+        return self._columns
+
+    def _nearest(self, vector: np.ndarray, n: int, where: dict | None, photos: bool,
+                 ids: list[str] | None = None) -> list[tuple[str, float]]:
+        key = (np.asarray(vector, np.float32).tobytes(), n, photos) if where is None and ids is None else None
+        if key is not None and self._last[0] == key:  # one search asks twice for the same neighbours
+            return self._last[1]
+
         def do() -> list[tuple[str, float]]:
             res = self._collection(PHOTOS if photos else JOINT).query(
-                query_embeddings=[np.asarray(vector, np.float32).tolist()], n_results=n, where=where,
+                query_embeddings=[np.asarray(vector, np.float32).tolist()], n_results=n, where=where, ids=ids,
                 include=["distances"])
             return [(i, 1.0 - float(d)) for i, d in zip(res["ids"][0], res["distances"][0], strict=True)]
-        return self._call(do)
+        found = self._call(do)
+        if key is not None:
+            self._last = (key, found)
+        return found
 
     def query(self, vector: np.ndarray, k: int, filters: Filters | None = None, photos: bool = False,
               pool: int = 0) -> list[Hit]:
@@ -197,7 +253,9 @@ class ProductIndex:
 
         Fast path: one unfiltered nearest-neighbour query over `pool` products, filtered against the
         cached metadata (Chroma's metadata fetch and `where` filtering cost 10x the vector search).
-        When that finds fewer than k, Chroma filters with `where` itself, so rare filters still fill up."""
+        When that finds fewer than k, the store searches the matching products only: named by id when
+        there are at most `ID_FILTER_LIMIT` of them (5-10x faster than `where` on the shared catalog),
+        by a `where` clause otherwise, so rare filters still fill up."""
         meta = self.metadata()
         n_all = len(meta)
         if n_all == 0 or k <= 0:
@@ -206,11 +264,17 @@ class ProductIndex:
         excluded = set(filters.exclude_ids)
         fast = self._nearest(vector, min(n_all, max(pool, k + len(excluded))), None, photos)
         hits = [Hit(i, s, meta.get(i, {})) for i, s in fast if i not in excluded and filters.matches(meta.get(i, {}))]
-        if len(hits) < k and len(fast) < n_all and filters.where() is not None:
+        if len(hits) < k and len(fast) < n_all and filters.active():
             seen = {h.id for h in hits}
-            slow = self._nearest(vector, min(n_all, k + len(excluded)), filters.where(), photos)
-            hits += [Hit(i, s, meta.get(i, {})) for i, s in slow if i not in excluded and i not in seen]
-            hits.sort(key=lambda h: -h.score)
+            cols = self.columns()
+            allowed = [cols.ids[n] for n in np.flatnonzero(filters.mask(cols)) if cols.ids[n] not in excluded]
+            if len(allowed) > len(hits):
+                if len(allowed) <= ID_FILTER_LIMIT:
+                    slow = self._nearest(vector, min(len(allowed), k), None, photos, ids=allowed)
+                else:
+                    slow = self._nearest(vector, min(n_all, k + len(excluded)), filters.where(), photos)
+                hits += [Hit(i, s, meta.get(i, {})) for i, s in slow if i not in excluded and i not in seen]
+                hits.sort(key=lambda h: -h.score)
         return hits[:k]
 
     def get(self, ids: Sequence[str], vectors: bool = False, photos: bool = False) -> dict[str, tuple[dict, np.ndarray | None]]:

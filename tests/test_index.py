@@ -121,6 +121,24 @@ def test_filters_give_only_matching_products(filled: ProductIndex, filters: Filt
         assert meta["base_colour"] not in filters.exclude_colour and h.id not in filters.exclude_ids
 
 
+@pytest.mark.parametrize("filters", FILTERS, ids=lambda f: str(f.where() or "none")[:60] + str(f.exclude_ids))
+def test_the_vectorised_mask_agrees_with_matches(filled: ProductIndex, filters: Filters) -> None:
+    cols = filled.columns()
+    assert [filters.matches(filled.metadata()[i]) for i in cols.ids] == filters.mask(cols).tolist()
+
+
+@pytest.mark.parametrize("limit", [0, 20_000], ids=["where", "ids"])
+@pytest.mark.parametrize("filters", FILTERS[1:], ids=lambda f: str(f.where() or "none")[:60] + str(f.exclude_ids))
+def test_filtered_search_by_where_or_by_ids_is_exact(filled: ProductIndex, filters: Filters, limit: int,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a pool too small for the fast path, the store searches the matching products, named by id
+    or by a `where` clause (large catalogs); both give the exact answer."""
+    monkeypatch.setattr("assistant.index.ID_FILTER_LIMIT", limit)
+    q = JOINT[3] - 0.3 * JOINT[7]
+    hits = filled.query(q, 3, filters, pool=1)
+    assert [h.id for h in hits] == brute_force(q / np.linalg.norm(q), filters)[:3]
+
+
 @pytest.mark.parametrize("k", [1, 2, 3])
 def test_a_rare_filter_still_fills_k(filled: ProductIndex, k: int) -> None:
     """The nearest products may all fail the filter; the index must still find the k that pass."""
