@@ -25,7 +25,11 @@ class Settings:
     image_encoder: str = "efficientnet-lite2"
     text_encoder: str = "use-multilingual"
     speech_model: str = "base"
+    # CTranslate2 on one thread: as fast for a short request as on two, and its second OpenMP pool
+    # would otherwise slow every later PyTorch call in the process by ~2x (measured)
+    speech_threads: int = 1
     speech_window_seconds: float = 10.0  # Whisper's encoder window for short requests (30 s = stock Whisper)
+    speech_rescore_margin: float = 0.5  # n-best within this (log-prob per token) may win on catalog words
     languages: str = "en,zh"  # what shoppers speak; speech language detection picks among these
     chroma_host: str = ""
     chroma_port: int = 8000

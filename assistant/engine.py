@@ -20,7 +20,7 @@ from .fusion import load_fuser, steer
 from .index import Filters, Hit, ProductIndex
 from .space import JointSpace
 from .speech import Transcript, load_transcriber, transcribe
-from .understanding import SOFT_FACETS, Understanding, Vocabulary, speech_prompts, understand
+from .understanding import SOFT_FACETS, Understanding, Vocabulary, speech_prompts, speech_words, understand
 
 log = logging.getLogger(__name__)
 FACET_FILTER = {"gender": "gender", "article_type": "article_type", "base_colour": "colour",
@@ -71,6 +71,8 @@ def load_image(image: Image.Image | bytes | str | Path, settings: Settings) -> I
             raise InputError(f"that photo is too big ({path.stat().st_size / 1e6:.0f} MB); the limit is "
                              f"{settings.max_upload_bytes / 1e6:.0f} MB")
         image = path.read_bytes()
+    if not isinstance(image, (bytes, bytearray, memoryview)):
+        raise InputError(f"a photo must be an image file or its bytes, not {type(image).__name__}")
     if len(image) > settings.max_upload_bytes:
         raise InputError("that photo is too big to use")
     return decode_image(bytes(image), settings.max_image_pixels)
@@ -94,6 +96,7 @@ class Engine:
         self.index.refresh()
         self.vocabulary = Vocabulary(self.index.facet_values())
         self.speech_prompts = speech_prompts(self.vocabulary)
+        self.speech_words = speech_words(self.vocabulary)
 
     # -- encoders -------------------------------------------------------------------------------
     def embed_text(self, text: str) -> np.ndarray:
@@ -111,10 +114,15 @@ class Engine:
             if path.stat().st_size > self.settings.max_upload_bytes:
                 raise InputError("that recording is too big; please keep it under 30 seconds")
             audio = path.read_bytes()
-        model = load_transcriber(self.settings.speech_model, str(self.settings.cache_path), self.settings.threads,
-                                 self.settings.speech_window_seconds)
+        if not isinstance(audio, (bytes, bytearray, memoryview)):
+            raise InputError(f"a voice clip must be an audio file or its bytes, not {type(audio).__name__}")
+        if len(audio) > self.settings.max_upload_bytes:
+            raise InputError("that recording is too big; please keep it under 30 seconds")
+        model = load_transcriber(self.settings.speech_model, str(self.settings.cache_path),
+                                 self.settings.speech_threads, self.settings.speech_window_seconds)
         return transcribe(bytes(audio), model, self.settings.max_audio_seconds, self.speech_prompts,
-                          tuple(self.settings.languages.split(",")))
+                          tuple(self.settings.languages.split(",")), self.speech_words,
+                          self.settings.speech_rescore_margin)
 
     def understand(self, text: str) -> Understanding:
         return understand(text, self.vocabulary)
@@ -124,6 +132,8 @@ class Engine:
                filters: Filters | None = None, top_k: int | None = None, like_ids: tuple[str, ...] = (),
                dislike_ids: tuple[str, ...] = (), use_understanding: bool = True) -> SearchResult:
         start = time.perf_counter()
+        if text is not None and not isinstance(text, str):
+            raise InputError(f"a request must be words (text), not {type(text).__name__}")
         text = (text or "").strip()
         if len(text) > self.settings.max_query_chars:
             raise InputError(f"that request is too long ({len(text):,} characters); please keep it under "

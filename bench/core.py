@@ -78,7 +78,8 @@ def main() -> None:
     engine = Engine(settings)
     engine_load = time.perf_counter() - t
     t = time.perf_counter()
-    load_transcriber(settings.speech_model, str(settings.cache_path), settings.threads)
+    load_transcriber(settings.speech_model, str(settings.cache_path), settings.speech_threads,
+                     settings.speech_window_seconds)
     speech_load = time.perf_counter() - t
     queries = load_queries([args.queries])
     lat = latency(engine, queries, args.repeats)

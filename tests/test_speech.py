@@ -14,7 +14,7 @@ from assistant.config import Settings
 from assistant.engine import Engine, SearchResult
 from assistant.errors import InputError
 from assistant.evaluate import run_queries, wer
-from assistant.speech import SAMPLE_RATE, Transcriber, decode_audio, load_transcriber, transcribe
+from assistant.speech import SAMPLE_RATE, Transcriber, decode_audio, load_transcriber, pick_hypothesis, transcribe
 from assistant.understanding import Vocabulary, understand
 
 pytestmark = pytest.mark.slow
@@ -54,7 +54,8 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.fixture(scope="module")
 def model(settings: Settings) -> Transcriber:
     """The same cached transcriber the engine uses (same model name, cache folder and threads)."""
-    return load_transcriber(settings.speech_model, str(settings.cache_path), settings.threads)
+    return load_transcriber(settings.speech_model, str(settings.cache_path), settings.speech_threads,
+                     settings.speech_window_seconds)
 
 
 @pytest.fixture(scope="module")
@@ -159,3 +160,20 @@ def test_decode_audio_shapes(clips: dict[str, Path]) -> None:
         assert abs(len(audio) - len(reference)) < SAMPLE_RATE * 0.1  # codec padding aside, the same length
     audio, note = decode_audio(clips["long"].read_bytes(), 30)
     assert len(audio) == 30 * SAMPLE_RATE and "30 seconds" in note
+
+
+SHOP_WORDS = frozenset({"women", "men", "blue", "grey", "t", "shirt", "shirts", "for", "red"})
+
+
+def test_catalog_words_win_among_near_equal_hypotheses() -> None:
+    heard = [("Women's booty shirt", -0.61), ("Women's beauty shirt", -0.69), ("Women's blue t shirt", -1.05)]
+    assert pick_hypothesis(heard, SHOP_WORDS, margin=0.5) == "Women's blue t shirt"
+    assert pick_hypothesis(heard, SHOP_WORDS, margin=0.3) == "Women's booty shirt"  # too unlikely: not taken
+    assert pick_hypothesis(heard, frozenset(), margin=0.5) == "Women's booty shirt"  # no words: the best
+    # equally known: the more likely one
+    assert pick_hypothesis([("men's red shirt", -0.94), ("men's grey shirt", -0.95)], SHOP_WORDS, 0.5) == "men's red shirt"
+
+
+def test_chinese_and_empty_hypotheses() -> None:
+    assert pick_hypothesis([("黑色高跟鞋", -0.3), ("黑色高根鞋", -0.4)], SHOP_WORDS, 0.5) == "黑色高跟鞋"
+    assert pick_hypothesis([], SHOP_WORDS, 0.5) == ""
