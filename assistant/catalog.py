@@ -96,6 +96,7 @@ class Catalog:
     products: list[Product]
     problems: list[RowProblem]
     splits: dict[str, list[str]]
+    lines: dict[str, tuple[str, int]] = field(default_factory=dict)  # product id → (file name, line)
 
     def train_ids(self) -> set[str]:
         ids = {p.id for p in self.products}
@@ -220,6 +221,7 @@ def read_catalog(path: str | Path) -> Catalog:
     products: list[Product] = []
     problems: list[RowProblem] = []
     seen: set[str] = set()
+    lines: dict[str, tuple[str, int]] = {}
     for line, row in _raw_rows(file):
         if isinstance(row, str):
             problems.append(RowProblem(file.name, line, "", row))
@@ -237,9 +239,10 @@ def read_catalog(path: str | Path) -> Catalog:
             continue
         seen.add(product.id)
         products.append(product)
+        lines[product.id] = (file.name, line)
     splits_file = base / "splits.json"
     splits = json.loads(splits_file.read_text()) if splits_file.is_file() else {}
-    return Catalog(root=base, products=products, problems=problems, splits=splits)
+    return Catalog(root=base, products=products, problems=problems, splits=splits, lines=lines)
 
 
 def image_bytes(location: str, timeout: float = 20.0) -> bytes:
@@ -262,15 +265,29 @@ def product_hash(product: Product, photo_key: str) -> str:
     return content_hash(json.dumps(product.to_row(), sort_keys=True, ensure_ascii=False), photo_key)
 
 
+PHOTO_FORMATS = "JPEG, PNG, WebP or GIF"
+
+
+def _not_a_photo(data: bytes) -> str:
+    """Why bytes Pillow cannot identify are not a photo, in words."""
+    head = data[:1024].lstrip().lower()
+    if head.startswith(b"<svg") or (head.startswith((b"<?xml", b"<!doctype svg")) and b"<svg" in head):
+        return f"not a readable image: SVG drawings are not supported; please send a photo ({PHOTO_FORMATS})"
+    return f"not a readable image: that file is not a photo ({PHOTO_FORMATS})"
+
+
 def decode_image(data: bytes, max_pixels: int = 40_000_000) -> Image.Image:
-    """Bytes to an RGB picture, refusing what is not a usable photo, with a clear message."""
+    """Bytes to an RGB picture, refusing what is not a usable photo, with a clear message. Pictures over
+    `max_pixels` are refused from their header, before anything is decompressed (decompression bombs)."""
     if not data:
         raise CatalogError("the image is empty (0 bytes)")
     Image.MAX_IMAGE_PIXELS = max_pixels
+    too_large = f"the image is too large to open safely (over {max_pixels / 1e6:g} megapixels)"
     try:
         with Image.open(io.BytesIO(data)) as im:
             if im.width * im.height > max_pixels:
-                raise CatalogError(f"the image is too large ({im.width}×{im.height} pixels)")
+                raise CatalogError(f"the image is too large ({im.width}×{im.height} pixels; the limit is "
+                                   f"{max_pixels / 1e6:g} megapixels)")
             im.seek(0)
             im.load()
             if im.mode in ("I;16", "I;16B", "I;16L", "I"):
@@ -283,6 +300,8 @@ def decode_image(data: bytes, max_pixels: int = 40_000_000) -> Image.Image:
     except CatalogError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise CatalogError("the image is too large to open safely") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
-        raise CatalogError(f"not a readable image ({type(e).__name__})") from None
+        raise CatalogError(too_large) from None
+    except UnidentifiedImageError:
+        raise CatalogError(_not_a_photo(data)) from None
+    except (OSError, SyntaxError, ValueError, EOFError):
+        raise CatalogError("not a readable image: the file is damaged or cut short") from None

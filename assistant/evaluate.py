@@ -34,25 +34,41 @@ def percentile(xs: list[float], q: float) -> float:
 
 
 def load_queries(paths: Iterable[str | Path]) -> list[dict]:
-    """Query lines from .jsonl files or folders of them; media paths made absolute."""
+    """Query lines from .jsonl files or folders of them; media paths made absolute. A line that is not a
+    query (not JSON, not an object, no qid) comes back as {"qid", "invalid": why}, qid "<file>:<line>"
+    when it has none, so a search run answers it with an error and carries on."""
     out = []
     for p in paths:
         p = Path(p)
         files = sorted(p.glob("*.jsonl")) if p.is_dir() else [p]
         for f in files:
-            for line in f.read_text(encoding="utf-8").splitlines():
-                if line.strip():
+            for n, line in enumerate(f.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+                if not line.strip():
+                    continue
+                where = f"{f.name}:{n}"
+                try:
                     q = json.loads(line)
-                    for key in ("image", "audio"):
-                        if q.get(key):
-                            q[key] = str((f.parent / q[key]).resolve())
-                    out.append(q)
+                except json.JSONDecodeError as e:
+                    out.append({"qid": where, "invalid": f"line {n} is not valid JSON ({e.msg})"})
+                    continue
+                if not isinstance(q, dict):
+                    out.append({"qid": where, "invalid": f"line {n} is not a JSON object"})
+                    continue
+                if q.get("qid") in (None, "") or isinstance(q["qid"], (bool, list, dict)):
+                    out.append({"qid": where, "invalid": f"line {n} has no qid"})
+                    continue
+                for key in ("image", "audio"):
+                    if q.get(key) and isinstance(q[key], str):
+                        q[key] = str((f.parent / q[key]).resolve())
+                out.append(q)
     return out
 
 
 def score(queries: list[dict], results: dict[str, dict], prices: dict[str, float | None]) -> dict[str, dict[str, float]]:
     rows: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for q in queries:
+        if "invalid" in q:  # not a query: nothing to score
+            continue
         m = rows[q["kind"]]
         r = results.get(q["qid"])
         ranked = [str(x) for x in (r or {}).get("results", [])]
@@ -107,6 +123,8 @@ def run_queries(engine: Engine, queries: list[dict], top_k: int = 50) -> list[di
         line: dict = {"qid": q["qid"]}
         start = time.perf_counter()
         try:
+            if "invalid" in q:
+                raise InputError(q["invalid"])
             text = q.get("text")
             if q.get("audio"):
                 heard = engine.transcribe(q["audio"])

@@ -51,23 +51,29 @@ def model_id(space: JointSpace, settings: Settings) -> str:
                         str(settings.product_image_weight))
 
 
-def merge_catalogs(catalogs: list[Catalog]) -> tuple[list[Product], list[RowProblem]]:
+def merge_catalogs(catalogs: list[Catalog]) -> tuple[list[Product], list[RowProblem], dict[str, tuple[str, int]]]:
+    """Products of every catalog (the first of a duplicated id wins), the rows skipped, and where each
+    kept product comes from (file, line), so later problems (an unusable photo) can name its line."""
     products: dict[str, Product] = {}
     problems: list[RowProblem] = []
+    lines: dict[str, tuple[str, int]] = {}
     for cat in catalogs:
         problems += cat.problems
         for p in cat.products:
+            name, line = cat.lines.get(p.id, ("", 0))
+            source = str(cat.root / name) if name else str(cat.root)
             if p.id in products:
-                problems.append(RowProblem(str(cat.root), 0, p.id, "duplicate id across catalogs (kept the first)"))
+                problems.append(RowProblem(source, line, p.id, "duplicate id across catalogs (kept the first)"))
             else:
                 products[p.id] = p
-    return list(products.values()), problems
+                lines[p.id] = (source, line)
+    return list(products.values()), problems, lines
 
 
 def ingest(catalog_dirs: list[str | Path], space: JointSpace, index: ProductIndex, settings: Settings,
            prune: bool = False, chunk: int = 256) -> IngestReport:
     start = time.time()
-    products, problems = merge_catalogs([read_catalog(d) for d in catalog_dirs])
+    products, problems, lines = merge_catalogs([read_catalog(d) for d in catalog_dirs])
     report = IngestReport(total=len(products), problems=problems)
     keys, unreadable = photo_keys(products)
     mid = model_id(space, settings)
@@ -98,7 +104,7 @@ def ingest(catalog_dirs: list[str | Path], space: JointSpace, index: ProductInde
                         report.added += 1
             bar.update(len(idx))
     for i, why in sorted(bad.items()):
-        report.problems.append(RowProblem("catalog", 0, products[i].id, why))
+        report.problems.append(RowProblem(*lines.get(products[i].id, ("catalog", 0)), products[i].id, why))
     if prune:
         keep = {p.id for i, p in enumerate(products) if i not in bad}
         gone = [pid for pid in existing if pid not in keep]

@@ -243,12 +243,13 @@ def photo_strip(examples: Sequence[tuple[str, dict]]) -> str:
 
 
 def user_message(text: str = "", photo: bytes | None = None, photo_path: str = "", voice: str | None = None) -> str:
-    """What the shopper sent, as a chat message (their photo as a small inline thumbnail)."""
+    """What the shopper sent, as a chat message (their photo as a small inline thumbnail). Their words are
+    shown as typed: markup in them ("<script>", "<img onerror=…>") is escaped, never rendered."""
     parts = []
     if voice is not None:
-        parts.append(f"🎤 “{voice}”" if voice else "🎤 voice message")
+        parts.append(f"🎤 “{html.escape(voice, quote=False)}”" if voice else "🎤 voice message")
     if text:
-        parts.append(text)
+        parts.append(html.escape(text, quote=False))
     src = ""
     if photo is not None:
         try:
@@ -316,7 +317,7 @@ class Assistant:
         """A chat message: words and/or a photo (bytes, or a catalog photo path) and/or a voice clip."""
         text = (text or "").strip()
         transcript: str | None = None
-        language = ""
+        language = heard_note = ""
         if audio is not None:
             tr = self.engine.transcribe(audio)
             transcript = tr.text.strip()
@@ -325,6 +326,7 @@ class Assistant:
                 return Reply(session, note, user=user_message(text, photo, photo_path, ""), ok=False)
             language = "zh" if tr.language == "zh" else ""
             text = f"{text} {transcript}".strip()
+            heard_note = tr.note  # e.g. only the first 30 seconds were used
         user = user_message(text if transcript is None else text.removesuffix(transcript).strip(), photo,
                             photo_path, transcript)
         if not text and photo is None and not photo_path:
@@ -333,10 +335,12 @@ class Assistant:
         language = language or (u.language if u else session.language)
         intent = interpret(text, session, u, self.engine.understand, new_photo=photo is not None or bool(photo_path))
         if intent.kind == "new":
-            return self._new(text, photo, photo_path, language, user, transcript or "")
-        s = session.copy()
-        s.language = language
-        return self._follow_up(s, intent, user, transcript or "")
+            reply = self._new(text, photo, photo_path, language, user, transcript or "")
+        else:
+            s = session.copy()
+            s.language = language
+            reply = self._follow_up(s, intent, user, transcript or "")
+        return replace(reply, text=f"{reply.text}\n\n_{heard_note}_") if heard_note else reply
 
     def _new(self, text: str, photo: bytes | None, photo_path: str, language: str, user: str, transcript: str) -> Reply:
         kept = shrink_photo(photo) if photo is not None else None
@@ -519,7 +523,7 @@ def say_found(s: Session, n: int, text: str, refined: bool = False) -> str:
         return f"为你找到 {n} 件商品" + (f"：{desc}" if desc else "") + "。"
     if refined:
         return f"Updated — here are {n} {desc or 'results'}."
-    return f"Here are {n} {desc}." if desc else f"Here are {n} picks for “{text}”."
+    return f"Here are {n} {desc}." if desc else f"Here are {n} picks for “{html.escape(text, quote=False)}”."
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -869,7 +873,14 @@ def build_demo(loader: EngineLoader, title: str = "Shopping assistant") -> gr.Bl
         try:
             return _api_engine().search(**kwargs)
         except (InputError, IndexUnavailable) as e:
-            raise gr.Error(str(e)) from None
+            raise gr.Error(str(e), print_exception=False) from None
+
+    def _api_upload(value: Any) -> bytes:
+        """An uploaded file's bytes, its file deleted at once (an unreadable upload is the shopper's error)."""
+        try:
+            return read_and_discard(_file_path(value))
+        except InputError as e:
+            raise gr.Error(str(e), print_exception=False) from None
 
     def search_text(query: str, min_price: float | None = None, max_price: float | None = None,
                     top_k: int = PAGE_SIZE) -> dict[str, Any]:
@@ -882,22 +893,24 @@ def build_demo(loader: EngineLoader, title: str = "Shopping assistant") -> gr.Bl
 
     def search_image(image: FileData, query: str = "", top_k: int = PAGE_SIZE) -> dict[str, Any]:
         """Products that look like a photo (optionally changed by words: "but in red")."""
-        data = read_and_discard(_file_path(image))
+        data = _api_upload(image)
         result = _api_search(text=query or None, image=data, top_k=max(1, min(int(top_k), 100)))
         return api_payload(result)
 
     def search_voice(audio: FileData, top_k: int = PAGE_SIZE) -> dict[str, Any]:
         """Products for a spoken request (wav, mp3, webm …); the transcript is returned too."""
-        data = read_and_discard(_file_path(audio))
+        data = _api_upload(audio)
         engine = _api_engine()
         try:
             tr = engine.transcribe(data)
         except InputError as e:
-            raise gr.Error(str(e)) from None
+            raise gr.Error(str(e), print_exception=False) from None
         if not tr.text:
-            raise gr.Error(tr.note or "no words were heard in that recording")
+            raise gr.Error(tr.note or "no words were heard in that recording", print_exception=False)
         result = _api_search(text=tr.text, top_k=max(1, min(int(top_k), 100)))
-        return api_payload(result, transcript=tr.text, language=tr.language)
+        payload = api_payload(result, transcript=tr.text, language=tr.language)
+        payload["notes"] += [tr.note] if tr.note else []  # e.g. only the first 30 seconds were used
+        return payload
 
     # -- layout -----------------------------------------------------------------------------------
     with gr.Blocks(title=title, delete_cache=(600, 900)) as demo:
