@@ -9,7 +9,7 @@ from .config import Settings
 from .engine import Engine
 from .index import ProductIndex
 from .ingest import ingest
-from .space import JointSpace
+from .space import CARD, WEIGHTS, JointSpace
 from .train import train
 
 log = logging.getLogger(__name__)
@@ -22,8 +22,8 @@ NO_CATALOG = ("No catalog found at {path}. Point CATALOG_DIR at a folder with pr
 def ensure_ready(settings: Settings) -> Engine:
     """An engine over a trained model and a filled index, building whatever is missing."""
     index = ProductIndex(settings.index_path, settings.chroma_host, settings.chroma_port, settings.collection_prefix)
-    if JointSpace.exists(settings.model_path):
-        space = JointSpace.load(settings.model_path)
+    if any((settings.model_path / name).exists() for name in (WEIGHTS, CARD)):
+        space = JointSpace.load(settings.model_path)  # half a model is a damaged one (named), not a first run
     else:
         try:
             catalog_file(settings.catalog_dir)

@@ -38,7 +38,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     settings = _settings(args)
     space = JointSpace.load(settings.model_path)
     index = ProductIndex(settings.index_path, settings.chroma_host, settings.chroma_port, settings.collection_prefix)
-    report = ingest(args.catalog or [settings.catalog_dir], space, index, settings, prune=args.prune)
+    report = ingest(args.catalog or [settings.catalog_dir], space, index, settings, prune=args.prune,
+                    chunk=args.chunk)
     for p in report.problems:
         print(f"skipped {p}", file=sys.stderr)
     print(report.summary())
@@ -123,6 +124,13 @@ def plot_comparison(summaries: dict[str, dict[str, dict[str, float]]], path: str
     fig.savefig(path, dpi=120)
 
 
+def _positive_int(value: str) -> int:
+    n = int(value)
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return n
+
+
 def build_parser() -> argparse.ArgumentParser:
     defaults = Settings.from_env()
     p = argparse.ArgumentParser(prog="python -m assistant", description=__doc__)
@@ -138,6 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--model", default=None, help=f"trained model folder (default {defaults.model_path})")
     i.add_argument("--index", default=None, help=f"Chroma folder (default {defaults.index_path})")
     i.add_argument("--prune", action="store_true", help="remove indexed products that are gone from the catalogs")
+    i.add_argument("--chunk", type=_positive_int, default=256,
+                   help="products embedded and written per step (a killed run keeps every finished step)")
     i.set_defaults(func=cmd_ingest)
 
     s = sub.add_parser("search", help="answer a file of queries (JSONL) into a results file")

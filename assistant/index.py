@@ -175,6 +175,19 @@ class ProductIndex:
     def count(self) -> int:
         return self._call(lambda: self._collection(JOINT).count())
 
+    def ids(self, photos: bool = False) -> set[str]:
+        """Every id in one collection, read from the store (a killed ingest can leave photo rows whose
+        joint row never landed; those are not indexed products, but pruning must see them)."""
+        def get_all() -> set[str]:
+            out: set[str] = set()
+            col = self._collection(PHOTOS if photos else JOINT)
+            while True:
+                got = col.get(include=[], limit=5000, offset=len(out))
+                out.update(got["ids"])
+                if len(got["ids"]) < 5000:
+                    return out
+        return self._call(get_all)
+
     def hashes(self) -> dict[str, str]:
         """id → content hash of every product in the index (what ingest compares against)."""
         self.refresh()
@@ -263,8 +276,10 @@ class ProductIndex:
         filters = filters or Filters()
         excluded = set(filters.exclude_ids)
         fast = self._nearest(vector, min(n_all, max(pool, k + len(excluded))), None, photos)
-        hits = [Hit(i, s, meta.get(i, {})) for i, s in fast if i not in excluded and filters.matches(meta.get(i, {}))]
-        if len(hits) < k and len(fast) < n_all and filters.active():
+        # only products whose joint row is in count (a photo row alone is a half-written product)
+        hits = [Hit(i, s, meta[i]) for i, s in fast if i in meta and i not in excluded and filters.matches(meta[i])]
+        known = sum(i in meta for i, _ in fast)
+        if len(hits) < k and known < n_all and (filters.active() or known < len(fast)):
             seen = {h.id for h in hits}
             cols = self.columns()
             allowed = [cols.ids[n] for n in np.flatnonzero(filters.mask(cols)) if cols.ids[n] not in excluded]
@@ -273,7 +288,7 @@ class ProductIndex:
                     slow = self._nearest(vector, min(len(allowed), k), None, photos, ids=allowed)
                 else:
                     slow = self._nearest(vector, min(n_all, k + len(excluded)), filters.where(), photos)
-                hits += [Hit(i, s, meta.get(i, {})) for i, s in slow if i not in excluded and i not in seen]
+                hits += [Hit(i, s, meta[i]) for i, s in slow if i in meta and i not in excluded and i not in seen]
                 hits.sort(key=lambda h: -h.score)
         return hits[:k]
 

@@ -107,9 +107,10 @@ def ingest(catalog_dirs: list[str | Path], space: JointSpace, index: ProductInde
         report.problems.append(RowProblem(*lines.get(products[i].id, ("catalog", 0)), products[i].id, why))
     if prune:
         keep = {p.id for i, p in enumerate(products) if i not in bad}
-        gone = [pid for pid in existing if pid not in keep]
+        # with the photo rows of products whose joint row never landed (a run killed mid-write)
+        gone = sorted((set(existing) | index.ids(photos=True)) - keep)
         index.delete(gone)
-        report.pruned = len(gone)
+        report.pruned = sum(pid in existing for pid in gone)
     report.seconds = time.time() - start
     for p in report.problems:
         log.warning("skipped %s", p)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -34,6 +35,7 @@ class SpaceCard:
     products: int = 0
     seed: int = 0
     metrics: dict[str, float] = field(default_factory=dict)
+    weights_sha256: str = ""  # of space.safetensors as saved; a damaged file fails it at load
 
 
 class JointSpace(nn.Module):
@@ -68,6 +70,7 @@ class JointSpace(nn.Module):
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         save_file({k: v.contiguous() for k, v in self.state_dict().items()}, str(folder / WEIGHTS))
+        self.card.weights_sha256 = _sha256(folder / WEIGHTS)
         (folder / CARD).write_text(json.dumps(asdict(self.card), indent=2) + "\n")
 
     @classmethod
@@ -77,13 +80,34 @@ class JointSpace(nn.Module):
             if not (folder / name).is_file():
                 raise ModelFileError(f"model file missing: {folder / name} (run `python -m assistant train`)")
         try:
-            card = SpaceCard(**json.loads((folder / CARD).read_text()))
+            card = SpaceCard(**json.loads((folder / CARD).read_text(encoding="utf-8")))
             model = cls(card)
-            model.load_state_dict(load_file(str(folder / WEIGHTS)))
-        except Exception as e:  # any parse/shape failure means the files are not usable
-            raise ModelFileError(f"model file damaged: {folder / WEIGHTS} ({type(e).__name__}: {e})") from None
+        except Exception as e:  # not JSON, fields missing or of the wrong kind
+            raise ModelFileError(f"model file damaged: {folder / CARD} ({type(e).__name__}: {_short(e)})") from None
+        if card.weights_sha256 and _sha256(folder / WEIGHTS) != card.weights_sha256:
+            raise ModelFileError(f"model file damaged: {folder / WEIGHTS} fails the checksum in {CARD} "
+                                 "(run `python -m assistant train` again)")
+        try:
+            weights = load_file(str(folder / WEIGHTS))
+        except Exception as e:  # truncated, not safetensors
+            raise ModelFileError(f"model file damaged: {folder / WEIGHTS} ({type(e).__name__}: {_short(e)})") from None
+        try:
+            model.load_state_dict(weights)
+        except Exception as e:  # tensors missing or of other shapes than the card says
+            raise ModelFileError(f"model file damaged: {folder / WEIGHTS} does not match {folder / CARD} "
+                                 f"({type(e).__name__}: {_short(e)})") from None
         return model.eval()
 
     @staticmethod
     def exists(folder: str | Path) -> bool:
         return (Path(folder) / WEIGHTS).is_file() and (Path(folder) / CARD).is_file()
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _short(error: Exception, limit: int = 160) -> str:
+    """The first line of an error message, cut to `limit` characters (state-dict errors run to pages)."""
+    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return text if len(text) <= limit else text[: limit - 1] + "…"

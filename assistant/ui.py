@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import gradio as gr
 from gradio.data_classes import FileData
 
+from .encoders.base import ModelFileError
 from .errors import InputError
 from .index import IndexUnavailable
 from .session import (
@@ -572,12 +573,17 @@ class EngineLoader:
                 self.stage = "loading the speech model"
                 try:
                     engine.transcribe(silent_wav())
-                except Exception:  # speech is optional: words and photos still work
+                except ModelFileError as e:  # speech is optional: words and photos still work
+                    log.warning("voice search is off: %s", e)
+                except Exception:
                     log.warning("speech model could not be loaded; voice search is off", exc_info=True)
             self.engine = engine
             self.stage = "ready"
         except InputError as e:
             self.error, self.stage = str(e), "failed"
+        except (ModelFileError, IndexUnavailable) as e:  # the message names the file or the store
+            log.error("the assistant could not start: %s", e)
+            self.error, self.stage = f"The assistant could not start: {e}", "failed"
         except Exception as e:
             log.exception("the assistant could not start")
             self.error, self.stage = f"The assistant could not start: {e}", "failed"
@@ -742,8 +748,14 @@ def answer(loader: EngineLoader, session: Session, turn: Callable[[Assistant], R
         return Reply(session, _not_ready_text(loader), ok=False)
     try:
         return turn(Assistant(engine))
-    except (InputError, IndexUnavailable) as e:
+    except IndexUnavailable as e:
+        log.warning("%s", e)  # the operator's line: which store is down
         return Reply(session, f"⚠️ {e}", ok=False)
+    except InputError as e:
+        return Reply(session, f"⚠️ {e}", ok=False)
+    except ModelFileError as e:  # the speech model, loaded on the first voice request
+        log.error("a model file is unusable: %s", e)
+        return Reply(session, "⚠️ Voice search is unavailable right now; please type your request.", ok=False)
     except Exception:
         log.exception("a search failed")  # the shopper's words, photo or voice are never logged
         return Reply(session, "⚠️ Something went wrong on our side. Please try again.", ok=False)
@@ -866,13 +878,16 @@ def build_demo(loader: EngineLoader, title: str = "Shopping assistant") -> gr.Bl
     def _api_engine() -> Engine:
         engine = _engine_or_none(loader)
         if engine is None:
-            raise gr.Error(_not_ready_text(loader))
+            raise gr.Error(_not_ready_text(loader), print_exception=False)  # the loader has logged why
         return engine
 
     def _api_search(**kwargs: Any) -> SearchResult:
         try:
             return _api_engine().search(**kwargs)
-        except (InputError, IndexUnavailable) as e:
+        except IndexUnavailable as e:  # one line for the operator, not a traceback per request
+            log.warning("%s", e)
+            raise gr.Error(str(e), print_exception=False) from None
+        except InputError as e:
             raise gr.Error(str(e), print_exception=False) from None
 
     def _api_upload(value: Any) -> bytes:
@@ -905,6 +920,10 @@ def build_demo(loader: EngineLoader, title: str = "Shopping assistant") -> gr.Bl
             tr = engine.transcribe(data)
         except InputError as e:
             raise gr.Error(str(e), print_exception=False) from None
+        except ModelFileError as e:
+            log.error("a model file is unusable: %s", e)
+            raise gr.Error("voice search is unavailable right now; please type your request",
+                           print_exception=False) from None
         if not tr.text:
             raise gr.Error(tr.note or "no words were heard in that recording", print_exception=False)
         result = _api_search(text=tr.text, top_k=max(1, min(int(top_k), 100)))

