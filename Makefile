@@ -12,7 +12,7 @@ export HF_HUB_OFFLINE ?= 1
 export GRADIO_ANALYTICS_ENABLED := False
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: run test deps system lint train ingest eval eval-fusion bench voices clean
+.PHONY: run test deps system lint train ingest eval eval-fusion eval-product-fusion bench voices clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -50,6 +50,10 @@ eval: deps
 eval-fusion: deps
 	$(BIN)/python -m assistant eval --fusion all --plot assets/fusion.png --catalog $(CATALOG_DIR) \
 	  --queries $(foreach k,text zh natural photo composed filter,$(DEV_QUERIES)/$(k).jsonl)
+
+# Product-side fusion: one summed vector per product vs separate photo/word vectors scored at query time.
+eval-product-fusion: deps
+	$(BIN)/python -m bench.product_fusion --queries $(DEV_QUERIES)
 
 bench: deps
 	$(BIN)/python -m bench.core
