@@ -6,7 +6,8 @@
 - `python -m assistant ingest` SIGKILLed at seeded random moments (mid-write, mid-prune): running
   it again ends with exactly the catalog's products in both collections, with the vectors and metadata an
   uninterrupted ingest gives; a shrunk catalog is pruned. A run dying between the two collections' writes
-  or deletes leaves no half-written product in search results, and the next run repairs it.
+  or deletes leaves no half-written product in search results, and the next run repairs it. Rows Chroma's
+  vector index loses when it is rebuilt at opening (it happens after updates and deletes) are written again.
 - A model file missing or damaged (the learned space, a learned fuser, packaged encoder weights, the
   packaged or the joined Whisper base): `Engine(...)`, `python -m assistant search` and the app's
   start-up say which file.
@@ -402,6 +403,53 @@ def test_a_run_dying_between_the_two_collections_is_repaired(engine: Engine, set
     assert gone["id"] not in Engine(settings, space=engine.space, index=index).search(image=r_image(gone), top_k=5).ids
     ingest([folder], engine.space, index, settings, prune=True)
     assert index.ids() == index.ids(photos=True) == {r["id"] for r in kept[:-8]}
+
+
+class LosingIndex:
+    """A Chroma collection whose vector index has lost some rows: queries never return them until they are
+    written again (what Chroma's HNSW rebuild at opening sometimes does after updates and deletes)."""
+
+    def __init__(self, col: object, lost: set[str]) -> None:
+        self.col, self.lost, self.upserts = col, set(lost), []
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.col, name)
+
+    def query(self, **kwargs: object) -> dict:
+        got = self.col.query(**kwargs)  # type: ignore[attr-defined]
+        keep = [n for n, i in enumerate(got["ids"][0]) if i not in self.lost]
+        return {**got, "ids": [[got["ids"][0][n] for n in keep]]}
+
+    def upsert(self, ids: list[str], embeddings: object, metadatas: list[dict]) -> None:
+        self.upserts.append((list(ids), np.asarray(embeddings), list(metadatas)))
+        self.col.upsert(ids=ids, embeddings=embeddings, metadatas=metadatas)  # type: ignore[attr-defined]
+        self.lost -= set(ids)
+
+
+def test_rows_the_vector_index_lost_are_written_again(engine: Engine, settings: Settings, slice_rows: list[dict],
+                                                      tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Opening an index checks that its vector index returns every stored row (one query for all of them)
+    and writes the lost ones again from the metadata store, with their own vectors and metadata."""
+    rows = slice_rows[:24]
+    ingest([write_catalog(tmp_path / "cat", rows)], engine.space, ProductIndex(tmp_path / "index"), settings)
+    index = ProductIndex(tmp_path / "index")
+    col = index.client.get_collection(index.prefix + PHOTOS)
+    whole = LosingIndex(col, set())
+    index._restore_lost(whole)
+    assert whole.upserts == []  # nothing lost, nothing written
+
+    lost = {rows[3]["id"], rows[17]["id"]}
+    before = index.get(sorted(lost), vectors=True, photos=True)
+    losing = LosingIndex(col, lost)
+    with caplog.at_level(logging.WARNING, logger="assistant.index"):
+        index._restore_lost(losing)
+    assert losing.lost == set() and len(losing.upserts) == 1
+    ids, vectors, metas = losing.upserts[0]
+    assert sorted(ids) == sorted(lost)
+    for pid, vector, meta in zip(ids, vectors, metas, strict=True):
+        assert meta == before[pid][0] and np.allclose(vector, before[pid][1], atol=1e-6)
+    assert any("lost 2 of its 24 rows in products_photos" in r.getMessage() for r in caplog.records)
+    assert index.query(before[rows[3]["id"]][1], 1, photos=True)[0].id == rows[3]["id"]
 
 
 # ---------------------------------------------------------------------------------------------------
