@@ -12,7 +12,7 @@ export HF_HUB_OFFLINE ?= 1
 export GRADIO_ANALYTICS_ENABLED := False
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: run test deps system lint train ingest eval eval-fusion eval-product-fusion bench voices clean
+.PHONY: run test deps system lint train ingest eval eval-fusion eval-product-fusion bench load bench-scale voices clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -58,6 +58,16 @@ eval-product-fusion: deps
 bench: deps
 	$(BIN)/python -m bench.core
 	$(BIN)/python -m bench.api
+
+# 20 shoppers (words, photos, voice) against python app.py for 2 minutes: failures, p50/p95, throughput, memory.
+# e.g. make load LOAD_ARGS="--duration 60 --text-concurrency 2"
+load: deps
+	$(BIN)/python -m bench.load --queries $(DEV_QUERIES) $(LOAD_ARGS)
+
+# Ingest, cold start and query latency (with and without filters) at 10k/100k/1M synthetic products,
+# embedded Chroma and a Chroma server. e.g. make bench-scale SCALE_ARGS="--sizes 10000,100000 --work /tmp/scale"
+bench-scale: deps
+	$(BIN)/python -m bench.scale $(SCALE_ARGS)
 
 voices: deps system
 	$(BIN)/python scripts/make_voice_examples.py

@@ -990,10 +990,21 @@ def build_demo(loader: EngineLoader, title: str = "Shopping assistant") -> gr.Bl
         chat.clear(on_reset, None, [*outs, box], api_visibility="private")
         timer = gr.Timer(1.0, active=True)
         timer.tick(on_tick, None, [status, timer, photos, gender, kind, colour], api_visibility="private")
-        gr.api(search_text, api_name="search_text")
-        gr.api(search_image, api_name="search_image")
-        gr.api(search_voice, api_name="search_voice")
+        for fn, name in ((search_text, "search_text"), (search_image, "search_image"), (search_voice, "search_voice")):
+            group, limit = api_concurrency()[name]
+            gr.api(fn, api_name=name, concurrency_id=group, concurrency_limit=limit)
     return demo
+
+
+def api_concurrency() -> dict[str, tuple[str, int]]:
+    """(queue, searches at once) per API endpoint. Searches are CPU-bound, so on 2 cores two at a time is
+    the most that helps: one in words (its own queue: a request in words never waits behind a photo or a
+    voice clip) and one photo or voice search (they share a queue). Measured with `make load` (README,
+    "Load and scale"): more at once only adds contention and memory. ASSISTANT_TEXT_CONCURRENCY and
+    ASSISTANT_MEDIA_CONCURRENCY change the two limits (more cores: more at once)."""
+    text = int(os.environ.get("ASSISTANT_TEXT_CONCURRENCY") or 1)
+    media = int(os.environ.get("ASSISTANT_MEDIA_CONCURRENCY") or 1)
+    return {"search_text": ("api-text", text), "search_image": ("api-media", media), "search_voice": ("api-media", media)}
 
 
 def _file_path(value: Any) -> str:

@@ -1,23 +1,16 @@
 """`make bench` (second part): the API round trip as a client sees it. Starts `python app.py` on a free
 port (DATA_DIR / CATALOG_DIR and the other settings from the environment, as `make run` would), waits
-until /search_text returns products, then times warm gradio_client requests in words (p50/p95 ms)
+until /search_text returns products (`bench.app.App`), then times warm gradio_client requests in words (p50/p95 ms)
 and stops the app."""
 
 from __future__ import annotations
 
 import argparse
-import os
-import socket
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
-from pathlib import Path
 
 from assistant.evaluate import percentile
-
-ROOT = Path(__file__).resolve().parent.parent
+from bench.app import App
 
 # Varied wording (types, colours, genders, prices, a few Chinese requests): no two requests are the same.
 REQUESTS = (
@@ -33,59 +26,6 @@ REQUESTS = (
 WARMUP = ("shirts", "heels for women", "男士手表")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class App:
-    """`python app.py` in a subprocess on its own port; its log goes to a temporary file."""
-
-    def __init__(self, port: int) -> None:
-        self.url = f"http://127.0.0.1:{port}"
-        env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
-               "GRADIO_ANALYTICS_ENABLED": "False", "ANONYMIZED_TELEMETRY": "False", "PYTHONUNBUFFERED": "1"}
-        env.setdefault("HF_HUB_OFFLINE", "1")
-        self.log = tempfile.NamedTemporaryFile("w+", prefix="bench-api-", suffix=".log", delete=False)  # noqa: SIM115
-        self.proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=self.log,
-                                     stderr=subprocess.STDOUT)
-
-    def tail(self, n: int = 3000) -> str:
-        self.log.flush()
-        return Path(self.log.name).read_text(errors="replace")[-n:]
-
-    def wait_ready(self, timeout: float):
-        """A connected client once /search_text answers with products (the engine builds in the background)."""
-        from gradio_client import Client
-
-        end, client, last = time.monotonic() + timeout, None, ""
-        while time.monotonic() < end:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"the app exited (code {self.proc.returncode}):\n{self.tail()}")
-            try:
-                client = client or Client(self.url, verbose=False)
-                out = client.predict(query=WARMUP[0], top_k=1, api_name="/search_text")
-                if out.get("products"):
-                    return client
-                last = f"no products in {out}"
-            except Exception as e:  # not listening yet, or "getting ready"
-                last = f"{type(e).__name__}: {e}"
-            time.sleep(0.5)
-        raise TimeoutError(f"the app was not ready after {timeout:.0f}s ({last}):\n{self.tail()}")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        self.log.close()
-        Path(self.log.name).unlink(missing_ok=True)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--requests", type=int, default=30, help="timed requests (cycling through varied wordings)")
@@ -94,7 +34,7 @@ def main() -> None:
     ap.add_argument("--timeout", type=float, default=900, help="seconds to wait for the app (a first run trains)")
     args = ap.parse_args()
     start = time.perf_counter()
-    app = App(args.port or free_port())
+    app = App(args.port or None, name="bench-api")
     try:
         client = app.wait_ready(args.timeout)
         ready_s = time.perf_counter() - start
