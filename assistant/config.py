@@ -51,6 +51,7 @@ class Settings:
     photo_facet_boost: float = 0.2
     feedback_weight: float = 0.3  # how far likes / dislikes move a photo search
     photo_exact_margin: float = 0.05
+    photo_background_threshold: int = 20  # flood-fill tolerance whitening a shopper photo's plain background; 0 = off
     photo_vote_neighbours: int = 12
     photo_vote_temperature: float = 0.02
     fusion: str = "facet"

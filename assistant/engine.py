@@ -15,6 +15,8 @@ from PIL import Image
 from .catalog import decode_image
 from .config import Settings
 from .encoders import image_encoder, text_encoder
+from .encoders.base import normalise
+from .encoders.image import whiten_background
 from .errors import InputError
 from .fusion import load_fuser, steer
 from .index import Filters, Hit, ProductIndex
@@ -103,7 +105,14 @@ class Engine:
         return self.space.project_text(self.text_encoder.encode_text([text]))[0]
 
     def photo_features(self, image: Image.Image) -> np.ndarray:
-        return self.image_encoder.encode_image([image])[0]
+        """A shopper's photo as the image encoder sees it; one on a plain non-white background is
+        also seen with that background made white (as catalog photos are) and the two averaged:
+        dev photo R@10 0.985 -> 0.995, R@1 0.930 -> 0.935."""
+        views = [image]
+        if self.settings.photo_background_threshold:
+            white = whiten_background(image, self.settings.photo_background_threshold)
+            views += [white] if white is not None else []
+        return normalise(self.image_encoder.encode_image(views).sum(axis=0, keepdims=True))[0]
 
     def transcribe(self, audio: bytes | str | Path) -> Transcript:
         """A voice clip (bytes or file path) to text; silence gives an empty text and a note."""

@@ -78,7 +78,7 @@ def photo_keys(products: Sequence[Product]) -> tuple[list[str], dict[int, str]]:
 
 
 def encode_photos(products: Sequence[Product], keys: Sequence[str], encoder: ImageEncoder,
-                  cache: FeatureCache, batch: int = 16, desc: str = "photos") -> tuple[np.ndarray, dict[int, str]]:
+                  cache: FeatureCache, batch: int = 4, desc: str = "photos") -> tuple[np.ndarray, dict[int, str]]:
     """Image features for each product (NaN rows where the photo is broken, with the reason)."""
     problems: dict[int, str] = {}
 

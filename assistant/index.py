@@ -12,7 +12,13 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 JOINT, PHOTOS = "", "_photos"  # collection suffixes: joint-space vectors, raw photo features
-ID_FILTER_LIMIT = 20_000  # above this many matching products, Chroma filters with `where` itself
+# How a filtered search reaches the matching products when the unfiltered pool holds too few of them
+# (measured by `make bench-scale`; at 100k products: HNSW top-3,000 22 ms; Chroma searching 20k named
+# ids 22 ms, 85k ids 60 ms, but 300 ids 70-80 ms; fetching vectors 40 us a product; `where` 0.2-1 s):
+EXACT_LIMIT = 1_000  # at most this many: fetch their vectors and rank them exactly here
+OVERFETCH_LIMIT = 3_000  # else ask HNSW for ~2k/selectivity unfiltered neighbours, when that is at most this
+ID_FILTER_LIMIT = 100_000  # else Chroma searches the matching products named by id, up to this many
+# and above that, Chroma filters with a `where` clause itself
 
 
 class IndexUnavailable(RuntimeError):
@@ -105,7 +111,7 @@ class Columns:
     FIELDS = ("gender", "category", "article_type", "base_colour", "brand", "usage")
 
     def __init__(self, meta: dict[str, dict]) -> None:
-        self.ids = list(meta)
+        self.ids = np.array(list(meta), dtype=object)
         self.price = np.array([float(m.get("sale_price", -1.0)) for m in meta.values()], np.float64)
         self.codes: dict[str, dict[str, int]] = {}
         self.facets: dict[str, np.ndarray] = {}
@@ -293,31 +299,54 @@ class ProductIndex:
 
         Fast path: one unfiltered nearest-neighbour query over `pool` products, filtered against the
         cached metadata (Chroma's metadata fetch and `where` filtering cost 10x the vector search).
-        When that finds fewer than k, the store searches the matching products only: named by id when
-        there are at most `ID_FILTER_LIMIT` of them (5-10x faster than `where` on the shared catalog),
-        by a `where` clause otherwise, so rare filters still fill up."""
+        When that finds fewer than k, the matching products are found by a vectorised pass over the
+        cached metadata and reached the cheapest way for how many they are (see EXACT_LIMIT and below)."""
         meta = self.metadata()
         n_all = len(meta)
         if n_all == 0 or k <= 0:
             return []
         filters = filters or Filters()
         excluded = set(filters.exclude_ids)
+
+        def keep(found: list[tuple[str, float]]) -> list[Hit]:
+            # only products whose joint row is in count (a photo row alone is a half-written product)
+            return [Hit(i, s, meta[i]) for i, s in found if i in meta and i not in excluded and filters.matches(meta[i])]
         fast = self._nearest(vector, min(n_all, max(pool, k + len(excluded))), None, photos)
-        # only products whose joint row is in count (a photo row alone is a half-written product)
-        hits = [Hit(i, s, meta[i]) for i, s in fast if i in meta and i not in excluded and filters.matches(meta[i])]
+        hits = keep(fast)
         known = sum(i in meta for i, _ in fast)
-        if len(hits) < k and known < n_all and (filters.active() or known < len(fast)):
-            seen = {h.id for h in hits}
-            cols = self.columns()
-            allowed = [cols.ids[n] for n in np.flatnonzero(filters.mask(cols)) if cols.ids[n] not in excluded]
-            if len(allowed) > len(hits):
-                if len(allowed) <= ID_FILTER_LIMIT:
-                    slow = self._nearest(vector, min(len(allowed), k), None, photos, ids=allowed)
-                else:
-                    slow = self._nearest(vector, min(n_all, k + len(excluded)), filters.where(), photos)
-                hits += [Hit(i, s, meta[i]) for i, s in slow if i in meta and i not in excluded and i not in seen]
-                hits.sort(key=lambda h: -h.score)
-        return hits[:k]
+        if len(hits) >= k or known >= n_all or not (filters.active() or known < len(fast)):
+            return hits[:k]
+        cols = self.columns()
+        allowed = cols.ids[filters.mask(cols)].tolist()
+        if excluded:
+            allowed = [i for i in allowed if i not in excluded]
+        if len(allowed) <= len(hits):
+            return hits[:k]
+        want = min(k, len(allowed))
+        if len(allowed) <= EXACT_LIMIT:
+            return keep(self._exact(vector, want, allowed, photos))
+        # how many nearest neighbours hold `want` matching ones, at twice the share that passed in the pool
+        wide = min(n_all, 2 * want * (len(fast) + 1) // (len(hits) + 1) + len(excluded))
+        if len(fast) < wide <= OVERFETCH_LIMIT:
+            hits = keep(self._nearest(vector, wide, None, photos))
+            if len(hits) >= want:
+                return hits[:k]
+        if len(allowed) <= ID_FILTER_LIMIT:
+            found = self._nearest(vector, want, None, photos, ids=allowed)
+        else:
+            found = self._nearest(vector, min(n_all, k + len(excluded)), filters.where(), photos)
+        return keep(found)[:k]
+
+    def _exact(self, vector: np.ndarray, k: int, ids: list[str], photos: bool) -> list[tuple[str, float]]:
+        """The k of `ids` nearest to `vector`, ranked here by exact cosine similarity on their stored vectors."""
+        got = self._call(lambda: self._collection(PHOTOS if photos else JOINT).get(ids=ids, include=["embeddings"]))
+        if not len(got["ids"]):
+            return []
+        names, mat = got["ids"], np.asarray(got["embeddings"], np.float32)
+        v = np.asarray(vector, np.float32)
+        sims = mat @ v / np.maximum(np.linalg.norm(mat, axis=1) * np.linalg.norm(v), 1e-12)
+        top = np.argsort(-sims, kind="stable")[:k]
+        return [(names[n], float(sims[n])) for n in top]
 
     def get(self, ids: Sequence[str], vectors: bool = False, photos: bool = False) -> dict[str, tuple[dict, np.ndarray | None]]:
         """Metadata (and optionally vectors) of the given products."""

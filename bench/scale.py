@@ -18,10 +18,12 @@ Query kinds, as `Engine._retrieve` asks them for a request in words (pool 300):
           `query(v, 24, Filters(max_price, gender, article_type, colour), pool=300)`
   ui      a filter chosen in the UI (one gender or category) that the words do not imply:
           `query(v, 300, Filters(gender|category), pool=300)`
-Each filtered query is answered from the unfiltered pool when enough of it passes ("pool"), else
-Chroma searches the matching products named by id ("ids", at most ID_FILTER_LIMIT of them) or with
-a `where` clause ("where"); the table says how often each path was taken. `--id-filter-limit`
-overrides the app's limit (to measure another choice without editing the app).
+Each filtered query is answered from the unfiltered pool when enough of it passes ("pool"); else
+`ProductIndex.query` reaches the matching products by how many they are: their vectors fetched and
+ranked exactly ("exact", at most EXACT_LIMIT), a wider unfiltered search ("wide", when ~2k/selectivity
+is at most OVERFETCH_LIMIT), Chroma searching them named by id ("ids", at most ID_FILTER_LIMIT) or a
+`where` clause ("where"); the table says how often each path was taken. `--id-filter-limit` overrides
+the app's ID_FILTER_LIMIT (to measure another choice without editing the app).
 
 The warm queries of one size stop after `--query-budget` seconds (a slow path at 1M can take seconds
 a query); the table's n says how many ran. `--work DIR` keeps the indexes and a later run with the
@@ -205,15 +207,20 @@ class ChromaServer:
 
 
 def instrument(index: ProductIndex) -> list[str]:
-    """Record which path each Chroma search of `index` takes (pool / ids / where)."""
+    """Record which path each search of `index` takes (pool / exact / wide / ids / where)."""
     calls: list[str] = []
-    nearest = index._nearest
+    nearest, exact = index._nearest, index._exact
 
     def recorded(vector: np.ndarray, n: int, where: dict | None, photos: bool, ids: list[str] | None = None):
-        calls.append("ids" if ids is not None else "where" if where is not None else "pool")
+        calls.append("ids" if ids is not None else "where" if where is not None else "wide" if calls else "pool")
         return nearest(vector, n, where, photos, ids)
 
+    def recorded_exact(vector: np.ndarray, k: int, ids: list[str], photos: bool):
+        calls.append("exact")
+        return exact(vector, k, ids, photos)
+
     index._nearest = recorded  # type: ignore[method-assign]
+    index._exact = recorded_exact  # type: ignore[method-assign]
     return calls
 
 
@@ -366,7 +373,8 @@ def print_rows(rows: list[Row]) -> None:
               f"{c['first_query_ms']:>8.0f} {c['cache_mb']:>8.0f} {c['process_mb']:>7.0f} "
               f"{r.server_mb if r.server_mb == r.server_mb else float('nan'):>9.0f}")
     print(f"\nwarm query latency, ms (p50 p95), and the path filtered queries took "
-          f"(pool: the unfiltered pool sufficed; ids: Chroma searched the ≤{assistant.index.ID_FILTER_LIMIT:,} "
+          f"(pool: the unfiltered pool sufficed; exact: ≤{assistant.index.EXACT_LIMIT:,} matching products ranked "
+          f"exactly; wide: a wider unfiltered search; ids: Chroma searched the ≤{assistant.index.ID_FILTER_LIMIT:,} "
           "matching ids; where: a Chroma where clause)")
     print(f"{'backend':<9} {'products':>9} {'n':>4} {'none':>15} {'price':>15} {'facets':>15} {'ui':>15} {'filtered':>15}  "
           f"{'paths price | facets | ui'}")

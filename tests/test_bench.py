@@ -34,7 +34,7 @@ def test_bench_scale_small(slice_catalog: Path, tmp_path: Path) -> None:
     rows = [line.split() for line in out.stdout.splitlines() if line.startswith("embedded ")]
     assert len(rows) == 2 and all(r[1] == "1,500" for r in rows), out.stdout
     assert float(rows[0][2].replace(",", "")) > 0  # ingest rate
-    assert all(p in out.stdout for p in ("ids:", "pool:")), out.stdout  # the paths filtered queries took
+    assert all(p in out.stdout for p in ("exact:", "pool:")), out.stdout  # the paths filtered queries took
 
 
 @pytest.fixture(scope="module")

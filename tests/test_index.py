@@ -127,16 +127,31 @@ def test_the_vectorised_mask_agrees_with_matches(filled: ProductIndex, filters: 
     assert [filters.matches(filled.metadata()[i]) for i in cols.ids] == filters.mask(cols).tolist()
 
 
-@pytest.mark.parametrize("limit", [0, 20_000], ids=["where", "ids"])
+PATHS = {  # (EXACT_LIMIT, OVERFETCH_LIMIT, ID_FILTER_LIMIT) that send a filtered search down each path
+    "exact": (1_000, 0, 0), "overfetch": (0, 1_000, 0), "ids": (0, 0, 1_000), "where": (0, 0, 0)}
+
+
+@pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("filters", FILTERS[1:], ids=lambda f: str(f.where() or "none")[:60] + str(f.exclude_ids))
-def test_filtered_search_by_where_or_by_ids_is_exact(filled: ProductIndex, filters: Filters, limit: int,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    """With a pool too small for the fast path, the store searches the matching products, named by id
-    or by a `where` clause (large catalogs); both give the exact answer."""
-    monkeypatch.setattr("assistant.index.ID_FILTER_LIMIT", limit)
+def test_every_filtered_search_path_is_exact(filled: ProductIndex, filters: Filters, path: str,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a pool too small for the fast path, the index reaches the matching products by ranking
+    their vectors itself, by a wider unfiltered search, by naming them to Chroma, or by a `where`
+    clause (which one depends on how many match); each gives the exact answer."""
+    for name, value in zip(("EXACT_LIMIT", "OVERFETCH_LIMIT", "ID_FILTER_LIMIT"), PATHS[path], strict=True):
+        monkeypatch.setattr(f"assistant.index.{name}", value)
+    taken: list[str] = []
+    nearest, exact = filled._nearest, filled._exact
+    monkeypatch.setattr(filled, "_nearest", lambda v, n, where, photos, ids=None: taken.append(
+        "ids" if ids is not None else "where" if where is not None else f"pool {n}") or nearest(v, n, where, photos, ids))
+    monkeypatch.setattr(filled, "_exact", lambda *a: taken.append("exact") or exact(*a))
     q = JOINT[3] - 0.3 * JOINT[7]
     hits = filled.query(q, 3, filters, pool=1)
-    assert [h.id for h in hits] == brute_force(q / np.linalg.norm(q), filters)[:3]
+    expected = brute_force(q / np.linalg.norm(q), filters)[:3]
+    assert [h.id for h in hits] == expected
+    if len(expected) == 3 and len(taken) > 1:  # the one-product pool was not enough: the path was taken
+        assert taken[-1].startswith("pool") if path == "overfetch" else taken[-1] == path
+        assert taken[-1] != "pool 1"
 
 
 @pytest.mark.parametrize("k", [1, 2, 3])

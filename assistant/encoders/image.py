@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from .base import ModelFileError, normalise, packaged_file
 
@@ -20,6 +20,19 @@ def square_pad(image: Image.Image, size: int) -> Image.Image:
     canvas = Image.new("RGB", (side, side), (255, 255, 255))
     canvas.paste(image, ((side - w) // 2, (side - h) // 2))
     return canvas.resize((size, size), Image.BICUBIC)
+
+
+def whiten_background(image: Image.Image, threshold: int) -> Image.Image | None:
+    """The photo with its plain light background (a wall, a grey sweep) flood-filled to white from the
+    corners and edge midpoints, as catalog photos are shot; None when it has no such background."""
+    rgb = image.convert("RGB")
+    w, h = rgb.size
+    seeds = [xy for xy in ((0, 0), (w - 1, 0), (0, h - 1), (w - 1, h - 1), (w // 2, 0), (w // 2, h - 1),
+                           (0, h // 2), (w - 1, h // 2))
+             if min(px := rgb.getpixel(xy)) > 150 and max(px) - min(px) < threshold and px != (255, 255, 255)]
+    for xy in seeds:  # light, grey-ish and not already white
+        ImageDraw.floodfill(rgb, xy, (255, 255, 255), thresh=threshold)
+    return rgb if seeds else None
 
 
 class EfficientNetLiteEncoder:
@@ -45,7 +58,8 @@ class EfficientNetLiteEncoder:
     def _tensor(self, images: Sequence[Image.Image]) -> torch.Tensor:
         arrays = [np.asarray(square_pad(im, self.size), dtype=np.float32) / 255.0 for im in images]
         batch = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2)
-        return (batch - _MEAN) / _STD
+        # channels-last (NHWC) runs the depthwise convolutions ~1.4x faster on CPU for batches, same features
+        return ((batch - _MEAN) / _STD).contiguous(memory_format=torch.channels_last)
 
     @torch.inference_mode()
     def encode_image(self, images: Sequence[Image.Image]) -> np.ndarray:
