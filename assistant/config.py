@@ -62,6 +62,9 @@ class Settings:
     max_upload_bytes: int = 20_000_000
     max_audio_seconds: float = 30.0
     threads: int = 2
+    # the API's searches at once: one in words, one photo or voice (measured best on 2 cores, `make load`)
+    text_concurrency: int = 1
+    media_concurrency: int = 1
 
     @property
     def model_path(self) -> Path:

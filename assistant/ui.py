@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import gradio as gr
 from gradio.data_classes import FileData
 
+from .config import Settings
 from .encoders.base import ModelFileError
 from .errors import InputError
 from .index import IndexUnavailable
@@ -1002,8 +1003,8 @@ def api_concurrency() -> dict[str, tuple[str, int]]:
     voice clip) and one photo or voice search (they share a queue). Measured with `make load` (README,
     "Load and scale"): more at once only adds contention and memory. ASSISTANT_TEXT_CONCURRENCY and
     ASSISTANT_MEDIA_CONCURRENCY change the two limits (more cores: more at once)."""
-    text = int(os.environ.get("ASSISTANT_TEXT_CONCURRENCY") or 1)
-    media = int(os.environ.get("ASSISTANT_MEDIA_CONCURRENCY") or 1)
+    settings = Settings.from_env()
+    text, media = settings.text_concurrency, settings.media_concurrency
     return {"search_text": ("api-text", text), "search_image": ("api-media", media), "search_voice": ("api-media", media)}
 
 

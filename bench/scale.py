@@ -404,8 +404,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, default=None, help="also write the rows here")
     ap.add_argument("--target-ms", type=float, default=100.0,
                     help="filtered p95 target at 100k embedded (reported; 0 = do not check)")
+    ap.add_argument("--report", type=Path, nargs="+", default=None,
+                    help="print the tables of rows saved by earlier runs (--json files) and exit")
     ap.add_argument("--cold-start", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.report:
+        print_rows([Row(**{**d, "paths": {k: Counter(v) for k, v in d["paths"].items()}})
+                    for f in args.report for d in json.loads(f.read_text())])
+        return 0
     assistant.index.ID_FILTER_LIMIT = args.id_filter_limit  # read by ProductIndex.query at each call
     if args.cold_start:
         _cold_start_child(args.cold_start, args.catalog)

@@ -34,6 +34,7 @@ from assistant.ui import (
     EngineLoader,
     Reply,
     answer,
+    api_concurrency,
     build_demo,
     card_html,
     chip_choices,
@@ -553,3 +554,11 @@ def test_silence_and_chinese(assistant: Assistant) -> None:
     assert all(p["sale_price"] <= 1000 for p in zh.cards)
     cheaper = assistant.message(zh.session, "便宜一点")
     assert cheaper.text.startswith("这些更便宜") or cheaper.text.startswith("没有找到")
+
+
+def test_the_api_runs_one_search_in_words_and_one_photo_or_voice_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert api_concurrency() == {"search_text": ("api-text", 1), "search_image": ("api-media", 1),
+                                 "search_voice": ("api-media", 1)}
+    monkeypatch.setenv("ASSISTANT_TEXT_CONCURRENCY", "3")  # more cores: more at once, from the settings
+    monkeypatch.setenv("ASSISTANT_MEDIA_CONCURRENCY", "2")
+    assert api_concurrency()["search_text"] == ("api-text", 3) and api_concurrency()["search_voice"] == ("api-media", 2)
