@@ -27,14 +27,17 @@ def run(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
 
 
 def test_bench_scale_small(slice_catalog: Path, tmp_path: Path) -> None:
+    saved = tmp_path / "rows.json"
     out = run("bench.scale", "--sizes", "1500", "--backends", "embedded", "--queries", "8",
-              "--catalog", str(slice_catalog), "--work", str(tmp_path / "indexes"))
+              "--catalog", str(slice_catalog), "--work", str(tmp_path / "indexes"), "--json", str(saved))
     assert out.returncode == 0, out.stderr[-3000:]
     assert "ingest and cold start" in out.stdout and "warm query latency" in out.stdout, out.stdout
     rows = [line.split() for line in out.stdout.splitlines() if line.startswith("embedded ")]
     assert len(rows) == 2 and all(r[1] == "1,500" for r in rows), out.stdout
     assert float(rows[0][2].replace(",", "")) > 0  # ingest rate
     assert all(p in out.stdout for p in ("exact:", "pool:")), out.stdout  # the paths filtered queries took
+    again = run("bench.scale", "--report", str(saved))  # saved runs print the same tables
+    assert again.returncode == 0 and again.stdout.strip() in out.stdout, again.stdout + again.stderr[-2000:]
 
 
 @pytest.fixture(scope="module")
