@@ -15,7 +15,7 @@ JOINT, PHOTOS = "", "_photos"  # collection suffixes: joint-space vectors, raw p
 # How a filtered search reaches the matching products when the unfiltered pool holds too few of them
 # (measured by `make bench-scale`; at 100k products: HNSW top-3,000 22 ms; Chroma searching 20k named
 # ids 22 ms, 85k ids 60 ms, but 300 ids 70-80 ms; fetching vectors 40 us a product; `where` 0.2-1 s):
-EXACT_LIMIT = 1_000  # at most this many: fetch their vectors and rank them exactly here
+EXACT_LIMIT = 300  # at most this many: fetch their vectors and rank them exactly here (at 8.5k, 1,000 made composed p50 +10 ms)
 OVERFETCH_LIMIT = 3_000  # else ask HNSW for ~2k/selectivity unfiltered neighbours, when that is at most this
 ID_FILTER_LIMIT = 100_000  # else Chroma searches the matching products named by id, up to this many
 # and above that, Chroma filters with a `where` clause itself
