@@ -27,6 +27,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def stop_process(proc: subprocess.Popen, grace: float = 20) -> None:
+    """Terminate a child process; kill it when it has not exited after `grace` seconds."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+
 def wait_ready(url: str, timeout: float, alive: Callable[[], None] = lambda: None) -> Client:
     """A connected client once the app at `url` answers /search_text with products (it says "getting
     ready" while its engine builds). `alive` raises when the app is known to have died."""
@@ -81,12 +92,6 @@ class App:
             raise TimeoutError(f"{e}:\n{self.tail()}") from None
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+        stop_process(self.proc)
         self.log.close()
         Path(self.log.name).unlink(missing_ok=True)

@@ -196,13 +196,9 @@ class ChromaServer:
         return rss_mb(self.proc.pid)
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+        from bench.app import stop_process
+
+        stop_process(self.proc, grace=30)
         self.log.close()
 
 
