@@ -166,26 +166,32 @@ def dev_budgets(path: Path) -> tuple[float, ...]:
 # stores
 # ---------------------------------------------------------------------------------------------------
 class ChromaServer:
-    """`chroma run` on a free loopback port, its data in `path`, its log beside it."""
+    """`chroma run` on a loopback port (a free one unless given), its data in `path`, its log beside it;
+    it can be stopped and started again on the same port (the fault tests do)."""
 
     def __init__(self, path: Path, port: int = 0) -> None:
         from bench.app import free_port
 
         self.path, self.host, self.port = path, "127.0.0.1", port or free_port()
-        path.mkdir(parents=True, exist_ok=True)
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 120) -> ChromaServer:
+        """Start the server and return once it answers its heartbeat."""
+        self.path.mkdir(parents=True, exist_ok=True)
         exe = shutil.which("chroma", path=str(Path(sys.executable).parent)) or shutil.which("chroma") or "chroma"
-        self.log = (path.parent / f"chroma-{self.port}.log").open("ab")
+        self.log = (self.path.parent / f"chroma-{self.port}.log").open("ab")
         env = {**os.environ, "ANONYMIZED_TELEMETRY": "False"}
-        self.proc = subprocess.Popen([exe, "run", "--path", str(path), "--host", self.host, "--port", str(self.port)],
+        self.proc = subprocess.Popen([exe, "run", "--path", str(self.path), "--host", self.host, "--port", str(self.port)],
                                      stdout=self.log, stderr=subprocess.STDOUT, env=env)
-        deadline = time.monotonic() + 120
-        while not self._answers():
+        deadline = time.monotonic() + timeout
+        while not self.answers():
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 self.stop()
                 raise RuntimeError(f"the Chroma server did not start (see {self.log.name})")
             time.sleep(0.2)
+        return self
 
-    def _answers(self) -> bool:
+    def answers(self) -> bool:
         try:
             with urllib.request.urlopen(f"http://{self.host}:{self.port}/api/v2/heartbeat", timeout=1) as r:
                 return r.status == 200
@@ -193,13 +199,16 @@ class ChromaServer:
             return False
 
     def rss(self) -> float:
-        return rss_mb(self.proc.pid)
+        return rss_mb(self.proc.pid) if self.proc is not None else float("nan")
 
     def stop(self) -> None:
+        """Stop the server (a no-op when it is not running)."""
         from bench.app import stop_process
 
-        stop_process(self.proc, grace=30)
-        self.log.close()
+        if self.proc is not None:
+            stop_process(self.proc, grace=30)
+            self.proc = None
+            self.log.close()
 
 
 def instrument(index: ProductIndex) -> list[str]:
@@ -324,7 +333,7 @@ def run_backend(backend: str, sizes: list[int], synth: Synth, work: Path, args: 
     path = work / backend
     try:
         if backend == "server":
-            server = ChromaServer(path)
+            server = ChromaServer(path).start()
             index = ProductIndex(host=server.host, port=server.port)
             store = f"http://{server.host}:{server.port}"
         else:

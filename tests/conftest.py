@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 import os
 import random
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from assistant.config import Settings
+from bench.scale import ChromaServer
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -70,61 +72,7 @@ def engine(settings: Settings):
     return ensure_ready(settings)
 
 
-# --- shared helpers for the search-core tests -------------------------------------------------------------
-
-import shutil  # noqa: E402
-import socket  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-import urllib.request  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class ChromaServer:
-    """A real Chroma server (`chroma run`) in a subprocess, on a free port, that can be stopped and restarted."""
-
-    def __init__(self, path: Path, port: int | None = None) -> None:
-        self.path, self.port, self.host = path, port or free_port(), "127.0.0.1"
-        self.proc: subprocess.Popen | None = None
-
-    def _answers(self) -> bool:
-        try:
-            with urllib.request.urlopen(f"http://{self.host}:{self.port}/api/v2/heartbeat", timeout=1) as r:
-                return r.status == 200
-        except OSError:
-            return False
-
-    def start(self, timeout: float = 60) -> ChromaServer:
-        exe = shutil.which("chroma") or str(Path(sys.executable).parent / "chroma")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.log = (self.path.parent / f"chroma-{self.port}.log").open("ab")
-        self.proc = subprocess.Popen([exe, "run", "--path", str(self.path), "--host", self.host, "--port", str(self.port)],
-                                     stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.time() + timeout
-        while not self._answers():
-            if self.proc.poll() is not None or time.time() > deadline:
-                self.stop()
-                raise RuntimeError(f"the Chroma server did not start (see {self.log.name})")
-            time.sleep(0.2)
-        return self
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
-        self.log.close()
-
+# --- shared helpers ---------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="session")
 def chroma_server(tmp_path_factory: pytest.TempPathFactory):

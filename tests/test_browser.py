@@ -6,12 +6,8 @@ deleted. Screenshots go to tests/artifacts/ (gitignored)."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
 import statistics
-import subprocess
-import sys
 import time
 import urllib.request
 from collections import Counter
@@ -22,6 +18,7 @@ import pytest
 from playwright.sync_api import Page, sync_playwright
 
 from assistant.config import Settings
+from bench.app import App
 
 ROOT = Path(__file__).resolve().parent.parent
 FASHION = ROOT.parent / "shared" / "datasets" / "fashion"
@@ -32,14 +29,8 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 REPLY_TIMEOUT = 180_000  # ms; generous: CI machines can be busy
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class RunningApp:
-    """`python app.py` over a copy of the slice's model and index."""
+class RunningApp(App):
+    """`python app.py` (bench.app.App) over a copy of the slice's model and index, its uploads in `work`."""
 
     def __init__(self, settings: Settings, work: Path) -> None:
         self.work = work
@@ -47,15 +38,9 @@ class RunningApp:
         shutil.copytree(settings.data_dir, data)
         self.uploads = work / "uploads"
         self.uploads.mkdir()
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "DATA_DIR": str(data), "CATALOG_DIR": str(settings.catalog_dir),
-               "ASSISTANT_CACHE_DIR": str(settings.cache_path), "GRADIO_SERVER_NAME": "127.0.0.1",
-               "GRADIO_SERVER_PORT": str(self.port), "GRADIO_TEMP_DIR": str(self.uploads),
-               "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
-        self.log = (work / "app.log").open("w")
-        self.proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=self.log,
-                                     stderr=subprocess.STDOUT)
+        super().__init__(env={"DATA_DIR": str(data), "CATALOG_DIR": str(settings.catalog_dir),
+                              "ASSISTANT_CACHE_DIR": str(settings.cache_path), "GRADIO_TEMP_DIR": str(self.uploads)},
+                         name="test")
 
     def __enter__(self) -> RunningApp:
         try:
@@ -69,6 +54,7 @@ class RunningApp:
         self.stop()
 
     def wait_until_serving(self, timeout: float = 180) -> None:
+        """Return once the page is served (the engine may still be getting ready behind it)."""
         end = time.monotonic() + timeout
         while time.monotonic() < end:
             if self.proc.poll() is not None:
@@ -82,17 +68,9 @@ class RunningApp:
         raise TimeoutError(f"the app did not start:\n{self.logs()}")
 
     def logs(self) -> str:
+        """Everything the app has printed so far."""
         self.log.flush()
-        return (self.work / "app.log").read_text()[-4000:]
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(10)
-        self.log.close()
+        return Path(self.log.name).read_text(errors="replace")
 
 
 @pytest.fixture(scope="module")

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ChromaServer, free_port
 
 from assistant.catalog import Product
 from assistant.index import Filters, IndexUnavailable, ProductIndex
+from bench.app import free_port
+from bench.scale import ChromaServer
 
 DIM = 8
 # id, gender, base_colour, brand, article_type, usage, price, sale_price

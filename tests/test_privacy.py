@@ -128,7 +128,7 @@ def test_the_app_keeps_no_upload_and_logs_none(client: Client, app: RunningApp, 
     stored = [p for d in (app.work / "data", settings.cache_path) for p in d.rglob("*") if s.token in p.name]
     assert stored == []
     time.sleep(0.5)  # let the app flush what it prints
-    log = (app.work / "app.log").read_bytes()
+    log = app.logs().encode()
     assert b"Running on local URL" in log  # the capture works: what the app prints is here
     assert s.leaks(log, [heard["transcript"]]) == []
 
