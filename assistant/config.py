@@ -24,7 +24,8 @@ class Settings:
     cache_dir: str = ""  # defaults to <data_dir>/cache (feature cache, joined whisper weights)
     image_encoder: str = "efficientnet-lite2"
     text_encoder: str = "use-multilingual"
-    speech_model: str = "base"
+    # base and tiny.en hear each clip and pool their n-best lists (speech.Ensemble); "base" alone is faster
+    speech_model: str = "base+tiny.en"
     # CTranslate2 on one thread: as fast for a short request as on two, and its second OpenMP pool
     # would otherwise slow every later PyTorch call in the process by ~2x (measured)
     speech_threads: int = 1

