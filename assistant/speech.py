@@ -280,7 +280,7 @@ class Ensemble:
 
 def packaged_whisper_tiny_en() -> Path:
     """The packaged Whisper tiny.en (CTranslate2) folder, its model file checked against the package."""
-    return packaged_file(*TINY_EN).parent
+    return packaged_file(*TINY_EN, checksum=True).parent
 
 
 @lru_cache(maxsize=4)

