@@ -139,7 +139,7 @@ def pick_hypothesis(hypotheses: Hypotheses, words: frozenset[str], margin: float
     loops); among the rest scoring within `margin` of the best, one that `names_product` (the engine's
     understanding finds a product type: "black heels" over "black teal") and then the one with the largest
     share of known words ("women's blue t shirt" over "women's booty shirt"); ties go to the higher score.
-    Text without Latin words (Chinese) keeps the best hypothesis."""
+    Text without Latin words (Chinese) has no known words to weigh: there the product and the score decide."""
     hypotheses = [(text, score if math.isfinite(score) else -math.inf) for text, score in hypotheses]  # NaN: unscored
     hypotheses = [h for h in hypotheses if not loops(h[0])] or hypotheses
     if not hypotheses:
