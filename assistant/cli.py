@@ -63,7 +63,8 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 MAIN_METRIC = {"text": "p@10", "zh": "p@10", "natural": "ndcg@10", "photo": "r@1", "composed": "p@10",
-               "filter": "p@10", "voice": "p@10"}
+               "filter": "p@10", "voice": "p@10", "shopper": "r@1", "realphoto": "match@1", "composed-shopper": "p@10",
+               "voice-noisy": "p@10"}
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -75,12 +76,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
     base = _settings(args)
     strategies = list(STRATEGIES) if args.fusion == "all" else [base.fusion]
     queries = load_queries(args.queries)
-    prices = {p.id: p.effective_price for c in (args.catalog or [base.catalog_dir]) for p in read_catalog(c).products}
+    products = {p.id: p for c in (args.catalog or [base.catalog_dir]) for p in read_catalog(c).products}
     summaries = {}
     for strategy in strategies:
         engine = Engine(Settings(**{**base.__dict__, "fusion": strategy}))
         lines = run_queries(engine, queries, args.top_k)
-        summaries[strategy] = score(queries, {line["qid"]: line for line in lines}, prices)
+        summaries[strategy] = score(queries, {line["qid"]: line for line in lines}, products)
         print(table(summaries[strategy], f"fusion: {strategy}"), flush=True)
     if len(strategies) > 1:
         print(comparison(summaries))
@@ -163,7 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--queries", nargs="+", required=True, help="query folders or JSONL files")
     e.add_argument("--model", default=None)
     e.add_argument("--index", default=None)
-    e.add_argument("--catalog", action="append", default=None, help="catalog(s) for prices")
+    e.add_argument("--catalog", action="append", default=None, help="catalog(s) for prices and facets")
     e.add_argument("--top-k", type=int, default=50)
     e.add_argument("--fusion", default=None, help="fusion strategy for photo + words, or 'all' to compare them")
     e.add_argument("--plot", default=None, help="with --fusion all: save a bar chart (PNG) here")

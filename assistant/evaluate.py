@@ -10,11 +10,12 @@ from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
 
+from .catalog import Product
 from .engine import Engine
 from .errors import InputError
 from .index import IndexUnavailable
 
-COLUMNS = ["ndcg@10", "p@10", "r@1", "r@10", "mrr", "similar@10", "compliance", "wer", "lat_p50", "lat_p95", "missing"]
+COLUMNS = ["ndcg@10", "p@10", "match@1", "r@1", "r@10", "mrr", "similar@10", "compliance", "wer", "lat_p50", "lat_p95", "missing"]
 
 
 def wer(reference: str, hypothesis: str | None) -> float:
@@ -64,7 +65,14 @@ def load_queries(paths: Iterable[str | Path]) -> list[dict]:
     return out
 
 
-def score(queries: list[dict], results: dict[str, dict], prices: dict[str, float | None]) -> dict[str, dict[str, float]]:
+def matching(products: dict[str, Product], allowed: dict[str, list[str]]) -> dict[str, int]:
+    """Grade 2 for every product whose listed fields all have an allowed value (a query with `match`)."""
+    return {i: 2 for i, p in products.items() if all(getattr(p, f, None) in ok for f, ok in allowed.items())}
+
+
+def score(queries: list[dict], results: dict[str, dict], products: dict[str, Product]) -> dict[str, dict[str, float]]:
+    """Per query kind: nDCG@10 and P@10 for all; match@1 where a query grades by `match`; R@1, R@10, MRR and
+    similar@10 where it names a `target`; compliance where it has a price cap; WER where it was `spoken`."""
     rows: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for q in queries:
         if "invalid" in q:  # not a query: nothing to score
@@ -74,7 +82,7 @@ def score(queries: list[dict], results: dict[str, dict], prices: dict[str, float
         ranked = [str(x) for x in (r or {}).get("results", [])]
         if r is None:
             m["missing"].append(1)
-        rel = q["relevant"]
+        rel = matching(products, q["match"]) if "match" in q else q["relevant"]
         top = ranked[:10]
         gains = [(2 ** rel.get(x, 0) - 1) for x in top]
         ideal = sorted((2 ** g - 1 for g in rel.values()), reverse=True)[:10]
@@ -82,7 +90,9 @@ def score(queries: list[dict], results: dict[str, dict], prices: dict[str, float
         idcg = sum(g / math.log2(i + 2) for i, g in enumerate(ideal))
         m["ndcg@10"].append(dcg / idcg if idcg else 0)
         m["p@10"].append(sum(1 for x in top if rel.get(x, 0) == 2) / 10)
-        if q["kind"] == "photo":
+        if "match" in q:
+            m["match@1"].append(1.0 if top and rel.get(top[0]) == 2 else 0.0)
+        if "target" in q:
             exact = {k for k, v in rel.items() if v == 2}
             ranks = [i for i, x in enumerate(ranked) if x in exact]
             m["r@1"].append(1.0 if ranks and ranks[0] < 1 else 0.0)
@@ -91,8 +101,9 @@ def score(queries: list[dict], results: dict[str, dict], prices: dict[str, float
             m["similar@10"].append(sum(1 for x in top if rel.get(x, 0) >= 1) / 10)
         if "must" in q and "max_price" in q["must"]:
             cap = q["must"]["max_price"]
-            m["compliance"].append(sum(1 for x in top if prices.get(x) is not None and prices[x] <= cap) / max(1, len(top)))
-        if q["kind"] == "voice" and r is not None:
+            price = {x: products[x].effective_price if x in products else None for x in top}
+            m["compliance"].append(sum(1 for x in top if price[x] is not None and price[x] <= cap) / max(1, len(top)))
+        if "spoken" in q and r is not None:
             m["wer"].append(wer(q["spoken"], r.get("transcript")))
         if r is not None and r.get("latency_ms") is not None:
             m["_lat"].append(r["latency_ms"])

@@ -86,7 +86,7 @@ def main() -> None:
     photo_vecs, word_vecs = normalise(space.project_image(raw)), normalise(space.project_text(words))
     ids, metas = [p.id for p in products], [p.metadata() for p in products]
     queries = [q for q in load_queries([args.queries]) if q.get("kind") in KINDS]
-    prices = {p.id: p.effective_price for p in catalog.products}
+    products = {p.id: p for p in catalog.products}
     summaries = {}
     for w in (float(x) for x in args.weights.split(",")):
         # `sum w`: the stored vector is the normalised weighted sum; `late b`: two scores combined
@@ -96,7 +96,7 @@ def main() -> None:
         for name, index in schemes.items():
             engine = Engine(settings, space=space, index=index)
             lines = run_queries(engine, queries)
-            summaries[name] = score(queries, {line["qid"]: line for line in lines}, prices)
+            summaries[name] = score(queries, {line["qid"]: line for line in lines}, products)
             print(table(summaries[name], f"\n{name}"), flush=True)
     print("\nproduct-side fusion  " + "  ".join(f"{k + ' ' + m:>16}" for k in KINDS for m in ("p@10",) )
           + f"  {'natural ndcg@10':>16}")
