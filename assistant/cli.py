@@ -20,11 +20,16 @@ def _settings(args: argparse.Namespace) -> Settings:
 def cmd_train(args: argparse.Namespace) -> int:
     from .catalog import read_catalog
     from .train import train
+    from .train_photo import train_photo_heads
 
     settings = _settings(args)
     catalog = read_catalog(args.catalog or settings.catalog_dir)
     for p in catalog.problems:
         print(f"skipped {p}", file=sys.stderr)
+    if args.photo_only:
+        heads = train_photo_heads(catalog, settings, settings.model_path)
+        print(json.dumps({"model": str(settings.model_path), **heads.card.metrics}))
+        return 0
     model = train(catalog, settings, settings.model_path)
     print(json.dumps({"model": str(settings.model_path), **model.card.metrics}))
     return 0
@@ -70,7 +75,7 @@ MAIN_METRIC = {"text": "p@10", "zh": "p@10", "natural": "ndcg@10", "photo": "r@1
 def cmd_eval(args: argparse.Namespace) -> int:
     from .catalog import read_catalog
     from .engine import Engine
-    from .evaluate import load_queries, run_queries, score, table
+    from .evaluate import load_queries, photo_report, photo_table, run_queries, score, table
     from .fusion import STRATEGIES
 
     base = _settings(args)
@@ -81,8 +86,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
     for strategy in strategies:
         engine = Engine(Settings(**{**base.__dict__, "fusion": strategy}))
         lines = run_queries(engine, queries, args.top_k)
-        summaries[strategy] = score(queries, {line["qid"]: line for line in lines}, products)
+        answered = {line["qid"]: line for line in lines}
+        summaries[strategy] = score(queries, answered, products)
         print(table(summaries[strategy], f"fusion: {strategy}"), flush=True)
+        photos = photo_report(queries, answered, products)
+        if photos:
+            print(photo_table(photos), flush=True)
     if len(strategies) > 1:
         print(comparison(summaries))
         if args.plot:
@@ -140,6 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="learn the joint image–text space from a catalog")
     t.add_argument("--catalog", default=None, help=f"catalog folder (default {defaults.catalog_dir})")
     t.add_argument("--model", default=None, help=f"where to save the model (default {defaults.model_path})")
+    t.add_argument("--photo-only", action="store_true",
+                   help="train only the photo heads, beside a joint space already in --model")
     t.set_defaults(func=cmd_train)
 
     i = sub.add_parser("ingest", help="index one or more catalogs with a trained model")

@@ -12,6 +12,12 @@ def _default_catalog() -> str:
     return str(shared) if shared.exists() else str(Path(__file__).resolve().parent.parent / "catalog")
 
 
+def _default_real_photos() -> str:
+    """Real phone photos of clothes for training the photo heads (their `train` split), when beside the repo."""
+    shared = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets" / "real-photos"
+    return str(shared) if shared.exists() else ""
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every knob of the app. `Settings.from_env()` reads `ASSISTANT_<NAME>` (or the bare
@@ -44,15 +50,24 @@ class Settings:
     fusion_epochs: int = 3
     fusion_examples_per_product: int = 3
     seed: int = 0
+    # photo heads (assistant.photo): trained on the catalog's photos, shopper-style views and real photos
+    real_photos_dir: str = field(default_factory=_default_real_photos)
+    photo_views: int = 4000  # catalog products seen once more as a shopper would photograph them
+    photo_view_surfaces: int = 400  # real photos whose corners serve as surfaces for those views
+    photo_epochs: int = 30
+    photo_min_examples: int = 5  # a facet value needs this many training photos to be predicted
+    photo_claim_precision: float = 0.97  # "the same product" must be right this often on held-in views
+    photo_claim_stranger_rate: float = 0.01  # ... and said of at most this share of real photos
+    photo_facet_confidence: float = 0.5  # what the photo shows is said (and ranked on) from this probability
     # ranking
     product_image_weight: float = 0.5
     top_k: int = 24
     candidate_pool: int = 300
     facet_boost: float = 1.0  # ≥ the similarity spread: products with every asked facet rank first
-    photo_facet_boost: float = 0.2
+    photo_facet_boost: float = 0.2  # without photo heads: the boost for sharing what the nearest photos voted
+    photo_facet_weight: float = 0.3  # with photo heads: per facet, times the heads' probability of the product's value
     feedback_weight: float = 0.3  # how far likes / dislikes move a photo search
     photo_exact_margin: float = 0.05
-    photo_background_threshold: int = 20  # flood-fill tolerance whitening a shopper photo's plain background; 0 = off
     photo_vote_neighbours: int = 12
     photo_vote_temperature: float = 0.02
     fusion: str = "facet"

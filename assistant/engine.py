@@ -15,11 +15,10 @@ from PIL import Image
 from .catalog import decode_image
 from .config import Settings
 from .encoders import image_encoder, text_encoder
-from .encoders.base import normalise
-from .encoders.image import whiten_background
 from .errors import InputError
 from .fusion import load_fuser, steer
 from .index import Filters, Hit, ProductIndex
+from .photo import PhotoHeads, PhotoReading, read_photo
 from .space import JointSpace
 from .speech import Transcript, load_transcriber, transcribe
 from .understanding import SOFT_FACETS, Understanding, Vocabulary, speech_prompts, speech_words, understand
@@ -28,6 +27,7 @@ log = logging.getLogger(__name__)
 FACET_FILTER = {"gender": "gender", "article_type": "article_type", "base_colour": "colour",
                 "usage": "usage", "brand": "brand"}
 PHOTO_FACETS = ("article_type", "gender", "base_colour", "usage")
+SAME_PRODUCT = "the same product as your photo"
 
 
 @dataclass(frozen=True)
@@ -45,15 +45,18 @@ class SearchResult:
     photo_facets: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     latency_ms: float = 0.0
+    same_product: list[str] = field(default_factory=list)  # products claimed to be the very one in the photo
+    photo: bool = False  # a photo was part of the request
 
     @property
     def ids(self) -> list[str]:
         return [h.id for h in self.hits]
 
     def photo_description(self) -> str:
+        """What the photo shows, as far as the assistant is sure ("looks like men's navy blue shirts, casual")."""
         f = self.photo_facets
         if not f:
-            return ""
+            return "isn't clear enough for me to say what it is" if self.photo else ""
         who = {"Men": "men's", "Women": "women's", "Boys": "boys'", "Girls": "girls'", "Unisex": "unisex"}.get(
             f.get("gender", ""), "")
         words = " ".join(w for w in (who, f.get("base_colour", "").lower(), f.get("article_type", "").lower()) if w)
@@ -91,6 +94,7 @@ class Engine:
         self.text_encoder = text_encoder(self.space.card.text_encoder, settings.threads)
         self.image_encoder = image_encoder(self.space.card.image_encoder, settings.threads)
         self.fuser = load_fuser(settings.fusion, settings.model_path, self.space.card.dim, settings.fusion_alpha)
+        self.photo_heads = PhotoHeads.load(settings.model_path)  # None for a model trained before them
         self.refresh_vocabulary()
 
     def refresh_vocabulary(self) -> None:
@@ -104,15 +108,9 @@ class Engine:
     def embed_text(self, text: str) -> np.ndarray:
         return self.space.project_text(self.text_encoder.encode_text([text]))[0]
 
-    def photo_features(self, image: Image.Image) -> np.ndarray:
-        """A shopper's photo as the image encoder sees it; one on a plain non-white background is
-        also seen with that background made white (as catalog photos are) and the two averaged:
-        dev photo R@10 0.985 -> 0.995, R@1 0.930 -> 0.935."""
-        views = [image]
-        if self.settings.photo_background_threshold:
-            white = whiten_background(image, self.settings.photo_background_threshold)
-            views += [white] if white is not None else []
-        return normalise(self.image_encoder.encode_image(views).sum(axis=0, keepdims=True))[0]
+    def read_photo(self, image: Image.Image) -> PhotoReading:
+        """The item found in the photo, its query vector among catalog photos and what it shows."""
+        return read_photo(image, self.image_encoder, self.photo_heads)
 
     def transcribe(self, audio: bytes | str | Path) -> Transcript:
         """A voice clip (bytes or file path) to text; silence gives an empty text and a note."""
@@ -187,11 +185,11 @@ class Engine:
         return steer(q, towards, away) if towards or away else q
 
     def _retrieve(self, q: np.ndarray, facets: dict[str, tuple[str, ...]], hard: Filters, k: int,
-                  notes: list[str]) -> list[Hit]:
-        """Nearest products passing the hard filters; when too few of them have every asked facet,
-        the store is asked for those specifically (filter, then relax with a note)."""
-        pool = max(self.settings.candidate_pool, k * 3)
-        hits = self.index.query(q, pool, hard, pool=pool)
+                  notes: list[str], photos: bool = False, pool: int = 0) -> list[Hit]:
+        """Nearest products (by joint vector, or by photo) passing the hard filters; when too few of them have
+        every asked facet, the store is asked for those specifically (filter, then relax with a note)."""
+        pool = max(pool or self.settings.candidate_pool, k * 3)
+        hits = self.index.query(q, pool, hard, photos=photos, pool=pool)
         if facets:
             strict_n = sum(all(h.metadata.get(f) in v for f, v in facets.items()) for h in hits)
             if strict_n < k:
@@ -199,7 +197,7 @@ class Engine:
                 # asked facets narrow the search, but never widen a filter the caller set
                 strict = replace(hard, **{FACET_FILTER[f]: v for f, v in facets.items()
                                           if not getattr(hard, FACET_FILTER[f])})
-                extra = [h for h in self.index.query(q, k, strict, pool=pool) if h.id not in seen]
+                extra = [h for h in self.index.query(q, k, strict, photos=photos, pool=pool) if h.id not in seen]
                 hits += extra
                 if strict_n == 0 and not extra:
                     asked = ", ".join(" / ".join(v) for v in facets.values())
@@ -228,9 +226,24 @@ class Engine:
         ranked = [replace(h, reasons=h.reasons or ("close to your words",)) for h in ranked]
         return SearchResult(ranked, u, notes=notes)
 
-    def photo_facets(self, hits: list[Hit]) -> dict[str, str]:
-        """What the photo shows, by a vote of its nearest catalog photos, softmax-weighted by similarity
-        so a near-identical catalog photo speaks for itself and a new photo gets its neighbours' view."""
+    def same_product(self, hits: list[Hit]) -> list[str]:
+        """The products whose catalog photo is close enough to the shopper's to be the very product: above the
+        similarity the photo heads were calibrated to (claims right on shopper-style views, almost never made on
+        real photos of other things), within a margin of the closest (a product listed twice has two). None
+        without photo heads: a likeness alone is not a claim."""
+        if self.photo_heads is None or not hits:
+            return []
+        least = max(self.photo_heads.card.claim_similarity, hits[0].score - self.settings.photo_exact_margin)
+        return [h.id for h in hits[:5] if h.score >= least]
+
+    def photo_facets(self, reading: PhotoReading, hits: list[Hit], claimed: list[str]) -> dict[str, str]:
+        """What the photo shows: the claimed product's own type, colour, gender and usage; else what the photo
+        heads are sure of; without heads, a vote of its nearest catalog photos, softmax-weighted by similarity."""
+        if claimed:
+            meta = next(h.metadata for h in hits if h.id == claimed[0])
+            return {f: meta[f] for f in PHOTO_FACETS if meta.get(f)}
+        if self.photo_heads is not None:
+            return reading.facets(self.settings.photo_facet_confidence)
         top = hits[: self.settings.photo_vote_neighbours]
         if not top:
             return {}
@@ -249,19 +262,26 @@ class Engine:
     def _search_photo(self, photo: Image.Image, u: Understanding | None, filters: Filters, k: int,
                       like_ids: tuple[str, ...], dislike_ids: tuple[str, ...]) -> SearchResult:
         notes: list[str] = []
-        feats = self.photo_features(photo)
+        reading = self.read_photo(photo)
+        feats = reading.query
         hard = self._hard_filters(u, filters)
         pool = max(self.settings.candidate_pool // 3, k * 2)
-        raw = self.index.query(feats, pool, hard, photos=True, pool=pool)
-        seen = self.photo_facets(raw if not hard.active() else self.index.query(feats, 12, photos=True))
+        nearest = self.index.query(feats, pool, hard, photos=True, pool=pool)
+        unfiltered = nearest if not hard.active() else self.index.query(feats, 12, photos=True)
+        claimed = self.same_product(unfiltered)
+        seen = self.photo_facets(reading, unfiltered, claimed)
         if u is None:  # photo alone: the very product first, then the same look
+            kind = {f: (seen[f],) for f in ("article_type",) if f in seen}
+            raw = self._retrieve(feats, kind, hard, k, [], photos=True, pool=pool) if kind else nearest
             if like_ids or dislike_ids:  # liked / disliked products steer in the joint space
                 img_q = self._steered(self.space.project_image(feats[None])[0], None, like_ids, dislike_ids)
                 vecs = self.index.get([h.id for h in raw], vectors=True)
                 raw = [replace(h, score=h.score + self.settings.feedback_weight * float(vecs[h.id][1] @ img_q))
                        if h.id in vecs else h for h in raw]
                 raw.sort(key=lambda h: -h.score)
-            return SearchResult(self._rank_photo(raw, seen, k), None, photo_facets=seen, notes=notes)
+            claimed = [i for i in claimed if i in {h.id for h in raw}]
+            return SearchResult(self._rank_photo(raw, reading, seen, claimed, k), None, photo_facets=seen,
+                                notes=notes, same_product=claimed, photo=True)
         # photo + words: what the photo shows, changed by what the words ask for
         facets: dict[str, tuple[str, ...]] = {}
         if self.fuser.name == "facet":
@@ -274,20 +294,32 @@ class Engine:
         q = self._steered(q, u, like_ids, dislike_ids)
         hits = self._retrieve(q, facets, hard, k, notes)
         ranked = self._rank(hits, facets, k)
-        return SearchResult(ranked, u, photo_facets=seen, notes=notes)
+        return SearchResult(ranked, u, photo_facets=seen, notes=notes, photo=True)
 
-    def _rank_photo(self, raw: list[Hit], seen: dict[str, str], k: int) -> list[ProductHit]:
-        """Near-identical photos first (the very product, or its twin listing), then products of the
-        same look: photo similarity plus a boost for sharing the photo's type, gender and colour."""
+    def _rank_photo(self, raw: list[Hit], reading: PhotoReading, seen: dict[str, str], claimed: list[str],
+                    k: int) -> list[ProductHit]:
+        """The very product first (when claimed), then products of the same look: photo similarity plus, per
+        facet (type, gender, colour), the photo heads' probability of the product's value (without heads, a
+        boost for sharing what the nearest photos voted)."""
         if not raw:
             return []
-        facets = {f: (seen[f],) for f in ("article_type", "gender", "base_colour") if f in seen}
-        ranked = self._rank(raw, facets, len(raw), boost=self.settings.photo_facet_boost)
-        top = raw[0].score
-        exact = {h.id: n for n, h in enumerate(raw[:5]) if h.score >= top - self.settings.photo_exact_margin}
-        ranked.sort(key=lambda h: (0, exact[h.id]) if h.id in exact else (1, -h.score))
-        return [replace(h, reasons=("the same product as your photo",) if h.id in exact else
-                        ("looks like your photo", *h.reasons)) for h in ranked[:k]]
+        facets = ("article_type", "gender", "base_colour")
+        if reading.probabilities:
+            weight = self.settings.photo_facet_weight
+            ranked = [ProductHit(h.id, h.score + weight * sum(reading.probabilities[f].get(h.metadata.get(f, ""), 0.0)
+                                                             for f in facets), h.metadata,
+                                 tuple(f"{f.replace('base_', '').replace('_', ' ')}: {h.metadata.get(f)}"
+                                       for f in facets if f in seen and h.metadata.get(f) == seen[f]))
+                      for h in raw]
+            ranked.sort(key=lambda p: -p.score)
+        else:
+            ranked = self._rank(raw, {f: (seen[f],) for f in facets if f in seen}, len(raw),
+                                boost=self.settings.photo_facet_boost)
+        order = {pid: n for n, pid in enumerate(claimed)}
+        ranked.sort(key=lambda h: (0, order[h.id]) if h.id in order else (1, 0))  # stable: the rest keep their order
+        return [replace(h, reasons=(SAME_PRODUCT,) if h.id in order else ("looks like your photo", *h.reasons))
+                for h in ranked[:k]]
+
 
 def _meaningful(u: Understanding) -> bool:
     """Some letters or digits, or at least one understood constraint."""

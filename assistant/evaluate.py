@@ -15,6 +15,8 @@ from .engine import Engine
 from .errors import InputError
 from .index import IndexUnavailable
 
+PHOTO_FIELDS = ("article_type", "base_colour", "gender")
+PHOTO_COLUMNS = ["type", "colour", "gender", "said", "claimed", "claim_right"]
 COLUMNS = ["ndcg@10", "p@10", "match@1", "r@1", "r@10", "mrr", "similar@10", "compliance", "wer", "lat_p50", "lat_p95", "missing"]
 
 
@@ -119,6 +121,39 @@ def score(queries: list[dict], results: dict[str, dict], products: dict[str, Pro
     return summary
 
 
+def photo_report(queries: list[dict], results: dict[str, dict], products: dict[str, Product]) -> dict[str, dict[str, float]]:
+    """How truthfully the assistant says what a photo shows, per query kind with a photo alone: the share of
+    photos whose type / colour / gender it named right (the target's; for `match` queries, an allowed type),
+    the share it named a type for at all, the share it claimed "the same product" for, and how often such a
+    claim was right (the first product claimed is the target or its twin)."""
+    rows: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for q in queries:
+        r = results.get(q.get("qid", ""))
+        if "invalid" in q or not q.get("image") or q.get("text") or r is None or "photo" not in r:
+            continue
+        m, said, claims = rows[q["kind"]], r["photo"], r.get("same_product") or []
+        target = products.get(q.get("target", ""))
+        if target is not None:
+            for f, column in zip(PHOTO_FIELDS, PHOTO_COLUMNS, strict=False):
+                m[column].append(float(said.get(f) == getattr(target, f)))
+        elif "match" in q:
+            m["type"].append(float(said.get("article_type") in q["match"].get("article_type", ())))
+        m["said"].append(float(said.get("article_type") is not None))
+        m["claimed"].append(float(bool(claims)))
+        if claims:
+            m["claim_right"].append(float(q.get("relevant", {}).get(claims[0], 0) == 2 or claims[0] == q.get("target")))
+    return {kind: {"n": len(m["said"]), **{k: sum(v) / len(v) for k, v in m.items() if v}} for kind, m in sorted(rows.items())}
+
+
+def photo_table(report: dict[str, dict[str, float]]) -> str:
+    lines = ["what the photo shows (share right), and 'the same product' claims",
+             f"{'kind':10} {'n':>4} " + " ".join(f"{k:>11}" for k in PHOTO_COLUMNS)]
+    for kind, s in report.items():
+        lines.append(f"{kind:10} {int(s['n']):>4} " + " ".join(f"{s[k]:>11.3f}" if k in s else f"{'-':>11}"
+                                                           for k in PHOTO_COLUMNS))
+    return "\n".join(lines)
+
+
 def table(summary: dict[str, dict[str, float]], title: str = "") -> str:
     lines = [title] if title else []
     lines.append(f"{'kind':10} {'n':>4} " + " ".join(f"{k:>10}" for k in COLUMNS))
@@ -144,6 +179,9 @@ def run_queries(engine: Engine, queries: list[dict], top_k: int = 50) -> list[di
                     raise InputError(heard.note)
             result = engine.search(text=text, image=q.get("image"), top_k=top_k)
             line["results"] = result.ids
+            if q.get("image"):  # what the assistant says the photo shows, and the products it says it is
+                line["photo"] = {f: result.photo_facets.get(f) for f in PHOTO_FIELDS}
+                line["same_product"] = result.same_product
             line["latency_ms"] = round((time.perf_counter() - start) * 1000, 2)
         except (InputError, IndexUnavailable) as e:
             line.update(results=[], error=str(e), latency_ms=round((time.perf_counter() - start) * 1000, 2))

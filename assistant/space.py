@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch import nn
 
-from .encoders.base import ModelFileError, normalise
+from .encoders.base import load_checked, normalise, sha256_file
 
 WEIGHTS, CARD = "space.safetensors", "card.json"
 
@@ -70,44 +69,13 @@ class JointSpace(nn.Module):
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         save_file({k: v.contiguous() for k, v in self.state_dict().items()}, str(folder / WEIGHTS))
-        self.card.weights_sha256 = _sha256(folder / WEIGHTS)
+        self.card.weights_sha256 = sha256_file(folder / WEIGHTS)
         (folder / CARD).write_text(json.dumps(asdict(self.card), indent=2) + "\n")
 
     @classmethod
     def load(cls, folder: str | Path) -> JointSpace:
-        folder = Path(folder)
-        for name in (WEIGHTS, CARD):
-            if not (folder / name).is_file():
-                raise ModelFileError(f"model file missing: {folder / name} (run `python -m assistant train`)")
-        try:
-            card = SpaceCard(**json.loads((folder / CARD).read_text(encoding="utf-8")))
-            model = cls(card)
-        except Exception as e:  # not JSON, fields missing or of the wrong kind
-            raise ModelFileError(f"model file damaged: {folder / CARD} ({type(e).__name__}: {_short(e)})") from None
-        if card.weights_sha256 and _sha256(folder / WEIGHTS) != card.weights_sha256:
-            raise ModelFileError(f"model file damaged: {folder / WEIGHTS} fails the checksum in {CARD} "
-                                 "(run `python -m assistant train` again)")
-        try:
-            weights = load_file(str(folder / WEIGHTS))
-        except Exception as e:  # truncated, not safetensors
-            raise ModelFileError(f"model file damaged: {folder / WEIGHTS} ({type(e).__name__}: {_short(e)})") from None
-        try:
-            model.load_state_dict(weights)
-        except Exception as e:  # tensors missing or of other shapes than the card says
-            raise ModelFileError(f"model file damaged: {folder / WEIGHTS} does not match {folder / CARD} "
-                                 f"({type(e).__name__}: {_short(e)})") from None
-        return model.eval()
+        return load_checked(cls, SpaceCard, Path(folder) / WEIGHTS, Path(folder) / CARD)
 
     @staticmethod
     def exists(folder: str | Path) -> bool:
         return (Path(folder) / WEIGHTS).is_file() and (Path(folder) / CARD).is_file()
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def _short(error: Exception, limit: int = 160) -> str:
-    """The first line of an error message, cut to `limit` characters (state-dict errors run to pages)."""
-    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
-    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -15,6 +15,7 @@ from .config import Settings
 from .encoders import image_encoder, text_encoder
 from .features import FeatureCache, encode_photos, encode_texts, photo_keys
 from .space import JointSpace, SpaceCard
+from .train_photo import train_photo_heads
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +116,7 @@ def train(catalog: Catalog, settings: Settings, model_dir: str | Path | None = N
     fusers = train_fusers(data, model, settings, cache, folder)
     model.card.metrics.update({f"fuser_{k}_seconds": v["train_seconds"] for k, v in fusers.items()})
     model.save(folder)
+    train_photo_heads(catalog, settings, folder, cache)
     return model
 
 

@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 FASHION = SHARED / "datasets" / "fashion"
 DEV = SHARED / "eval" / "fashion-dev"
+REAL_PHOTOS = SHARED / "datasets" / "real-photos"
 SLICE_SIZE = int(os.environ.get("TEST_SLICE_SIZE", "480"))
 
 
@@ -59,9 +60,25 @@ def slice_catalog(workdir: Path, slice_rows: list[dict]) -> Path:
 
 
 @pytest.fixture(scope="session")
-def settings(workdir: Path, slice_catalog: Path) -> Settings:
+def real_photos_slice(workdir: Path) -> Path:
+    """A real-photos folder (its format: labels.jsonl + splits.json) of 24 `train` photos per class, for the
+    photo heads trained on the slice."""
+    train = set(json.loads((REAL_PHOTOS / "splits.json").read_text())["train"])
+    rows = [json.loads(line) for line in (REAL_PHOTOS / "labels.jsonl").read_text().splitlines() if line.strip()]
+    picked: list[dict] = []
+    for cls in sorted({r["class"] for r in rows}):
+        picked += [dict(r, image=str(REAL_PHOTOS / r["image"])) for r in rows if r["class"] == cls and r["id"] in train][:24]
+    folder = workdir / "real-photos"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "labels.jsonl").write_text("".join(json.dumps(r) + "\n" for r in picked))
+    (folder / "splits.json").write_text(json.dumps({"train": [r["id"] for r in picked], "dev": []}))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def settings(workdir: Path, slice_catalog: Path, real_photos_slice: Path) -> Settings:
     return Settings(catalog_dir=str(slice_catalog), data_dir=str(workdir / "data"), train_epochs=15,
-                    cache_dir=str(workdir / "cache"))
+                    cache_dir=str(workdir / "cache"), real_photos_dir=str(real_photos_slice), photo_views=200)
 
 
 @pytest.fixture(scope="session")

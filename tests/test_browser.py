@@ -6,6 +6,7 @@ deleted. Screenshots go to tests/artifacts/ (gitignored)."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import statistics
 import time
@@ -22,6 +23,7 @@ from bench.app import App
 
 ROOT = Path(__file__).resolve().parent.parent
 FASHION = ROOT.parent / "shared" / "datasets" / "fashion"
+REAL_PHOTOS = ROOT.parent / "shared" / "datasets" / "real-photos"
 ARTIFACTS = ROOT / "tests" / "artifacts"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -201,6 +203,21 @@ def test_photo_finds_the_same_kind_of_product(page: Page, app: RunningApp, slice
 
     reply = ask(page, "more like the second one")
     assert "#2" in reply and cards(page)
+
+
+def test_a_real_phone_photo_gets_its_kind_and_no_false_claim(page: Page, app: RunningApp) -> None:
+    """A real phone photo of someone's own T-shirt on a bed or a floor (not a catalog product): the assistant
+    says what it sees, shows T-shirts and tops, and never calls one of them the same product."""
+    rows = [json.loads(line) for line in (REAL_PHOTOS / "labels.jsonl").read_text().splitlines()]
+    dev = set(json.loads((REAL_PHOTOS / "splits.json").read_text())["dev"])
+    photo = next(r for r in rows if r["id"] in dev and r["class"] == "t-shirt")
+    reply = attach_and_send(page, REAL_PHOTOS / photo["image"])
+    found = cards(page)
+    assert len(found) >= 5, reply
+    assert "Your photo" in reply
+    assert sum(c["type"] in photo["article_types"] for c in found) >= len(found) * 0.6, [c["type"] for c in found]
+    assert "same product" not in page.locator("#sa-results").inner_text()
+    shoot(page, "4b-real-photo")
 
 
 def test_voice_clip_is_transcribed_into_the_chat(page: Page, app: RunningApp) -> None:

@@ -34,6 +34,8 @@ def cli_env(settings: Settings, slice_catalog: Path, tmp_path_factory: pytest.Te
         mp.setenv("ASSISTANT_CACHE_DIR", str(settings.cache_path))
         mp.setenv("DATA_DIR", str(tmp_path_factory.mktemp("cli-data")))
         mp.setenv("CATALOG_DIR", str(slice_catalog))
+        mp.setenv("ASSISTANT_REAL_PHOTOS_DIR", settings.real_photos_dir)
+        mp.setenv("ASSISTANT_PHOTO_VIEWS", str(settings.photo_views))
         yield
 
 

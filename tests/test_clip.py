@@ -167,7 +167,8 @@ def test_joint_space_trains_on_tiny_clip(tiny_clip: Path, tmp_path: Path) -> Non
     catalog_dir = write_catalog(tmp_path / "catalog", rows)
     name = f"clip:{tiny_clip}"
     settings = Settings(catalog_dir=str(catalog_dir), data_dir=str(tmp_path / "data"), image_encoder=name,
-                        text_encoder=name, space_dim=8, train_epochs=3, train_batch=8)
+                        text_encoder=name, space_dim=8, train_epochs=3, train_batch=8, real_photos_dir="",
+                        photo_views=12, photo_min_examples=1, photo_epochs=2)
     catalog = read_catalog(catalog_dir)
     data = load_training_data(catalog, settings, FeatureCache(settings.cache_path / "features.sqlite"))
     assert data.image.shape == (12, PROJECTION) and data.full.shape == (12, PROJECTION)

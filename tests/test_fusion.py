@@ -67,7 +67,7 @@ def test_every_strategy_loads_by_name_and_fuses_either_or_both(engine: Engine, s
     assert fuser.name == name
     assert isinstance(fuser, LearnedFuser if name in ("concat", "attention") else WeightedFuser)
     shirt = next(m for m in products.values() if m["article_type"] == "Shirts")
-    image = engine.space.project_image(engine.photo_features(_photo(shirt["image"]))[None])[0] * 3
+    image = engine.space.project_image(engine.read_photo(_photo(shirt["image"])).query[None])[0] * 3
     text = engine.embed_text("in black") * 0.5  # neither side need be normalised on the way in
     outs = {"photo": fuser.fuse(image, None), "words": fuser.fuse(None, text), "both": fuser.fuse(image, text)}
     for kind, v in outs.items():
@@ -227,7 +227,7 @@ def test_without_the_logo_steers_the_query_away(engine: Engine, references: list
     _, ref = references[0]
     u = engine.understand("without the logo")
     assert "logo" in u.negative_text
-    img_q = engine.space.project_image(engine.photo_features(_photo(ref["image"]))[None])[0]
+    img_q = engine.space.project_image(engine.read_photo(_photo(ref["image"])).query[None])[0]
     fused = engine.fuser.fuse(img_q, engine.embed_text(u.search_text))
     steered = engine._steered(fused, u, (), ())
     assert float(steered @ logo) < float(fused @ logo) - 0.05

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 from PIL import Image
@@ -63,3 +64,45 @@ def packaged_file(distribution: str, relative: str, checksum: bool = False) -> P
         if base64.urlsafe_b64encode(digest).rstrip(b"=").decode() != entry.hash.value:
             raise ModelFileError(f"model file damaged: {path} fails its checksum (reinstall {distribution})")
     return path
+
+
+def sha256_file(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _short(error: Exception, limit: int = 160) -> str:
+    """The first line of an error message, cut to `limit` characters (state-dict errors run to pages)."""
+    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+Model = TypeVar("Model")
+
+
+def load_checked(model_cls: type[Model], card_cls: type, weights: Path, card: Path) -> Model:
+    """A model trained by this project from its safetensors weights and JSON card (`model_cls(card)`), with
+    an error naming the file when either is missing, damaged or fails the card's `weights_sha256`."""
+    from safetensors.torch import load_file
+
+    retrain = "(run `python -m assistant train`)"
+    for path in (weights, card):
+        if not path.is_file():
+            raise ModelFileError(f"model file missing: {path} {retrain}")
+    try:
+        fields: Any = card_cls(**json.loads(card.read_text(encoding="utf-8")))
+        model: Any = model_cls(fields)
+    except Exception as e:  # not JSON, fields missing or of the wrong kind
+        raise ModelFileError(f"model file damaged: {card} ({type(e).__name__}: {_short(e)})") from None
+    if fields.weights_sha256 and sha256_file(weights) != fields.weights_sha256:
+        raise ModelFileError(f"model file damaged: {weights} fails the checksum in {card.name} "
+                             "(run `python -m assistant train` again)")
+    try:
+        state = load_file(str(weights))
+    except Exception as e:  # truncated, not safetensors
+        raise ModelFileError(f"model file damaged: {weights} ({type(e).__name__}: {_short(e)})") from None
+    try:
+        model.load_state_dict(state)
+    except Exception as e:  # tensors missing or of other shapes than the card says
+        raise ModelFileError(f"model file damaged: {weights} does not match {card} "
+                             f"({type(e).__name__}: {_short(e)})") from None
+    return model.eval()

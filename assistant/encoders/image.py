@@ -22,31 +22,6 @@ def square_pad(image: Image.Image, size: int) -> Image.Image:
     return canvas.resize((size, size), Image.BICUBIC)
 
 
-def whiten_background(image: Image.Image, threshold: int) -> Image.Image | None:
-    """The photo with its plain light background (a wall, a grey sweep) flood-filled to white from the
-    corners and edge midpoints, as catalog photos are shot; None when it has no such background.
-    The fill is PIL's `ImageDraw.floodfill` (4-connected, summed channel difference to the seed colour
-    at most `threshold`) done with numpy and scipy: the same pixels, ~50x faster than its Python loop."""
-    from scipy import ndimage
-
-    rgb = np.asarray(image.convert("RGB"), dtype=np.int16)
-    h, w, _ = rgb.shape
-    seeds = [(y, x) for y, x in ((0, 0), (0, w - 1), (h - 1, 0), (h - 1, w - 1), (0, w // 2), (h - 1, w // 2),
-                                 (h // 2, 0), (h // 2, w - 1))
-             if rgb[y, x].min() > 150 and rgb[y, x].max() - rgb[y, x].min() < threshold
-             and (255 - rgb[y, x]).sum() > threshold]
-    if not seeds:  # no light, grey-ish background that is not white already
-        return None
-    filled = np.zeros((h, w), bool)
-    for y, x in seeds:
-        if not filled[y, x]:
-            labels, _ = ndimage.label(np.abs(rgb - rgb[y, x]).sum(axis=2) <= threshold)
-            filled |= labels == labels[y, x]
-    out = rgb.astype(np.uint8)
-    out[filled] = 255
-    return Image.fromarray(out)
-
-
 class EfficientNetLiteEncoder:
     """Global-average-pooled final features (1280-d) of EfficientNet-Lite2."""
 

@@ -1,0 +1,249 @@
+"""What is in a shopper's photo: finding the item in the picture, the views the image encoder sees, the
+item's colour read from its own pixels, what the learned photo heads make of it (type, colour, gender,
+usage) and whether a catalog photo shows the very product. `understanding.py` is the same for words."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from safetensors.torch import save_file
+from scipy import ndimage
+from torch import nn
+
+from .encoders.base import ImageEncoder, load_checked, normalise, sha256_file
+
+# Hue bins for coloured pixels and value bins for grey ones: the item's colour as a small histogram.
+HUE_BINS, SAT_BINS, VAL_BINS, GREY_BINS = 12, 2, 2, 5
+HIST_DIM = HUE_BINS * SAT_BINS * VAL_BINS + GREY_BINS
+
+
+@dataclass(frozen=True)
+class ItemSettings:
+    """How the item is told from its background (defaults measured on shopper-style and real photos)."""
+
+    side: int = 96  # the mask is found on a copy this size (longest side)
+    border: float = 0.04  # the frame, as a share of the longest side, taken to be background
+    colours: int = 3  # background colours modelled from the frame (a bed and a floor, a wall and a shadow)
+    spread: float = 3.0  # a pixel is the item when it is this many frame spreads from every background colour
+    min_distance: float = 28.0  # ... and at least this far (RGB) from them
+    min_coverage: float = 0.01  # an item smaller than this share of the picture is not trusted
+    max_coverage: float = 0.9  # nor one that is nearly all of it (the item fills the frame: use the photo)
+    pad: float = 0.06  # margin kept around the item's box
+    light: float = 190.0  # a background whose colours are all at least this light is a studio's or a wall's:
+    # the item is whitened in place, not cropped, so the photo keeps the catalog's framing
+
+
+@dataclass
+class Item:
+    """The item found in a photo: its box in the photo, the share of the picture it covers, the item cut out on
+    white (as catalog photos are shot) and the colour histogram of its own pixels."""
+
+    box: tuple[int, int, int, int]
+    coverage: float
+    view: Image.Image
+    colours: np.ndarray = field(repr=False)
+
+
+def _frame(a: np.ndarray, width: int) -> np.ndarray:
+    return np.concatenate([a[:width].reshape(-1, 3), a[-width:].reshape(-1, 3),
+                           a[:, :width].reshape(-1, 3), a[:, -width:].reshape(-1, 3)])
+
+
+def _background_colours(frame: np.ndarray, k: int) -> np.ndarray:
+    """k colours summarising the frame (a few rounds of k-means from evenly spaced seeds: deterministic)."""
+    centres = frame[np.linspace(0, len(frame) - 1, k).astype(int)]
+    for _ in range(8):
+        label = ((frame[:, None] - centres[None]) ** 2).sum(-1).argmin(1)
+        centres = np.stack([frame[label == j].mean(0) if (label == j).any() else centres[j] for j in range(k)])
+    return centres
+
+
+def _distance(a: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    return np.sqrt(((a[..., None, :] - centres) ** 2).sum(-1).min(-1))
+
+
+def item_mask(image: Image.Image, cfg: ItemSettings = ItemSettings()) -> tuple[np.ndarray, np.ndarray, bool]:
+    """(mask, small RGB copy, light background): which pixels of a small copy of the photo are the item, told
+    from a background modelled by the colours of the photo's frame. Smoothing first makes textured surfaces
+    (carpet, wood, noise) one colour; the mask keeps the large connected parts, holes filled."""
+    w, h = image.size
+    scale = cfg.side / max(w, h)
+    small = image.convert("RGB").resize((max(8, round(w * scale)), max(8, round(h * scale))), Image.BILINEAR)
+    a = ndimage.gaussian_filter(np.asarray(small, np.float32), sigma=(1.2, 1.2, 0))
+    frame = _frame(a, max(2, round(cfg.border * max(a.shape[:2]))))
+    centres = _background_colours(frame, cfg.colours)
+    spread = float(np.percentile(_distance(frame, centres), 90))
+    mask = _distance(a, centres) > max(cfg.spread * spread, cfg.min_distance)
+    mask = ndimage.binary_fill_holes(ndimage.binary_closing(ndimage.binary_opening(mask), iterations=2))
+    labels, n = ndimage.label(mask)
+    if n:
+        sizes = ndimage.sum(mask, labels, range(1, n + 1))
+        mask = np.isin(labels, 1 + np.flatnonzero(sizes >= 0.15 * sizes.max()))
+    return mask, np.asarray(small), bool(centres.min() >= cfg.light)
+
+
+def colour_histogram(rgb: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """The share of (masked) pixels in each colour bin: hue x saturation x value for coloured pixels, five
+    grey levels for the rest. Sums to 1 (all zeros when no pixel is given)."""
+    hsv = np.asarray(Image.fromarray(np.ascontiguousarray(rgb, dtype=np.uint8)).convert("HSV"), np.float32) / 255
+    px = hsv.reshape(-1, 3) if mask is None else hsv[mask]
+    if not len(px):
+        return np.zeros(HIST_DIM, np.float32)
+    hue, sat, val = px[:, 0], px[:, 1], px[:, 2]
+    grey = (sat < 0.2) | (val < 0.15)
+    coloured = (np.minimum((hue * HUE_BINS).astype(int), HUE_BINS - 1) * SAT_BINS * VAL_BINS
+                + (sat >= 0.55) * VAL_BINS + (val >= 0.6))
+    grey_bin = HUE_BINS * SAT_BINS * VAL_BINS + np.minimum((val * GREY_BINS).astype(int), GREY_BINS - 1)
+    hist = np.bincount(np.where(grey, grey_bin, coloured), minlength=HIST_DIM).astype(np.float32)
+    return hist / hist.sum()
+
+
+def find_item(image: Image.Image, cfg: ItemSettings = ItemSettings()) -> Item | None:
+    """The item in a photo, cut out on white and cropped to its box, or None when it cannot be told from
+    its background with confidence (then the whole photo is used)."""
+    mask, small, light = item_mask(image, cfg)
+    coverage = float(mask.mean())
+    if not cfg.min_coverage <= coverage <= cfg.max_coverage:
+        return None
+    w, h = image.size
+    if light:  # on a light wall or a studio sweep: whitened where it stands
+        alpha = Image.fromarray(mask.astype(np.uint8) * 255).resize(image.size, Image.BILINEAR)
+        view = Image.composite(image.convert("RGB"), Image.new("RGB", image.size, (255, 255, 255)), alpha)
+        return Item((0, 0, w, h), coverage, view, colour_histogram(small, mask))
+    sy, sx = h / mask.shape[0], w / mask.shape[1]
+    ys, xs = np.nonzero(mask)
+    x0, y0, x1, y1 = xs.min() * sx, ys.min() * sy, (xs.max() + 1) * sx, (ys.max() + 1) * sy
+    px, py = (x1 - x0) * cfg.pad, (y1 - y0) * cfg.pad
+    box = (max(0, int(x0 - px)), max(0, int(y0 - py)), min(w, int(x1 + px + 1)), min(h, int(y1 + py + 1)))
+    alpha = Image.fromarray(mask.astype(np.uint8) * 255).resize(image.size, Image.BILINEAR).crop(box)
+    view = Image.composite(image.convert("RGB").crop(box), Image.new("RGB", alpha.size, (255, 255, 255)), alpha)
+    return Item(box, coverage, view, colour_histogram(small, mask))
+
+
+# -- the learned photo heads ----------------------------------------------------------------------------
+PHOTO_WEIGHTS, PHOTO_CARD = "photo.safetensors", "photo_card.json"
+INPUT_VERSION = 3  # raise when what `photo_input` reads changes (the feature cache keys its rows by it)
+FACETS = ("article_type", "base_colour", "gender", "usage")
+
+
+@dataclass
+class PhotoCard:
+    """What the photo heads read and predict, how sure they must be, and how well they did; beside the weights."""
+
+    image_encoder: str
+    image_dim: int
+    vocab: dict[str, list[str]]  # facet -> the catalog values it predicts
+    hidden: int = 512
+    claim_similarity: float = 1.0  # a catalog photo at least this close is called the very product
+    seed: int = 0
+    metrics: dict[str, float] = field(default_factory=dict)
+    weights_sha256: str = ""
+
+    @property
+    def input_dim(self) -> int:
+        return self.image_dim + HIST_DIM + 1
+
+
+def photo_input(features: np.ndarray, colours: np.ndarray, found: bool) -> np.ndarray:
+    """What the heads read: the image features of the item cut out on white (of the whole photo when no item
+    was found), the item's colour histogram, and whether an item was found."""
+    return np.concatenate([features, colours, [1.0 if found else 0.0]]).astype(np.float32)
+
+
+def item_colours(image: Image.Image, cfg: ItemSettings = ItemSettings()) -> np.ndarray:
+    """The colour histogram of the item's pixels (of the middle of the photo when no item is found)."""
+    item = find_item(image, cfg)
+    if item is not None:
+        return item.colours
+    w, h = image.size
+    middle = image.convert("RGB").crop((w // 4, h // 4, w - w // 4, h - h // 4)).resize((48, 48), Image.BILINEAR)
+    return colour_histogram(np.asarray(middle))
+
+
+def photo_inputs(images: list[Image.Image], encoder: ImageEncoder, cfg: ItemSettings = ItemSettings()) -> np.ndarray:
+    """The heads' input for each photo: its item found, cut out on white and encoded (all in one batch)."""
+    items = [find_item(image, cfg) for image in images]
+    feats = encoder.encode_image([image if item is None else item.view for image, item in zip(images, items, strict=True)])
+    return np.stack([photo_input(f, item_colours(image, cfg) if item is None else item.colours, item is not None)
+                     for f, image, item in zip(feats, images, items, strict=True)])
+
+
+class PhotoHeads(nn.Module):
+    """A shared layer over the photo's input, one classifier per facet; and the query for the very product."""
+
+    def __init__(self, card: PhotoCard) -> None:
+        super().__init__()
+        self.card = card
+        self.trunk = nn.Sequential(nn.Linear(card.input_dim, card.hidden), nn.GELU(), nn.Dropout(0.2))
+        self.heads = nn.ModuleDict({f: nn.Linear(card.hidden, len(card.vocab[f])) for f in FACETS})
+        # learned correction of the query for the very product (zero at first: the item's features as they are)
+        self.correction = nn.Linear(card.input_dim, card.image_dim)
+        nn.init.zeros_(self.correction.weight)
+        nn.init.zeros_(self.correction.bias)
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        h = self.trunk(x)
+        return {f: head(h) for f, head in self.heads.items()}
+
+    def forward_query(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.normalize(x[..., : self.card.image_dim] + self.correction(x), dim=-1)
+
+    @torch.inference_mode()
+    def query(self, x: np.ndarray) -> np.ndarray:
+        """The vector searched among catalog photos (the catalog's own photo features)."""
+        return self.forward_query(torch.from_numpy(np.asarray(x, np.float32))).numpy()
+
+    @torch.inference_mode()
+    def probabilities(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        out = self(torch.from_numpy(np.asarray(x, np.float32)))
+        return {f: v.softmax(-1).numpy() for f, v in out.items()}
+
+    def save(self, folder: str | Path) -> None:
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        save_file({k: v.contiguous() for k, v in self.state_dict().items()}, str(folder / PHOTO_WEIGHTS))
+        self.card.weights_sha256 = sha256_file(folder / PHOTO_WEIGHTS)
+        (folder / PHOTO_CARD).write_text(json.dumps(asdict(self.card), indent=1, ensure_ascii=False) + "\n")
+
+    @classmethod
+    def load(cls, folder: str | Path) -> PhotoHeads | None:
+        """The heads saved in a model folder; None when it has none (a model from before them)."""
+        folder = Path(folder)
+        if not (folder / PHOTO_WEIGHTS).is_file() and not (folder / PHOTO_CARD).is_file():
+            return None
+        return load_checked(cls, PhotoCard, folder / PHOTO_WEIGHTS, folder / PHOTO_CARD)
+
+
+@dataclass
+class PhotoReading:
+    """What a shopper's photo is: the vector searched among catalog photos, the probability of each catalog
+    value per facet (empty without photo heads), and whether the item was found in the picture."""
+
+    query: np.ndarray
+    probabilities: dict[str, dict[str, float]]
+    item_found: bool
+
+    def facets(self, confidence: float) -> dict[str, str]:
+        """The value of each facet the heads are at least `confidence` sure of."""
+        out = {}
+        for facet, probs in self.probabilities.items():
+            value, p = max(probs.items(), key=lambda kv: kv[1])
+            if p >= confidence:
+                out[facet] = value
+        return out
+
+
+def read_photo(image: Image.Image, encoder: ImageEncoder, heads: PhotoHeads | None) -> PhotoReading:
+    """Find the item, encode it and (with heads) say what it is."""
+    x = photo_inputs([image], encoder)[0]
+    found = bool(x[-1])
+    if heads is None:
+        return PhotoReading(normalise(x[: encoder.dim]), {}, found)
+    probs = heads.probabilities(x[None])
+    return PhotoReading(heads.query(x), {f: dict(zip(heads.card.vocab[f], map(float, p[0]), strict=True))
+                                         for f, p in probs.items()}, found)

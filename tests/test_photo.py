@@ -1,0 +1,119 @@
+"""Photo understanding on small real images: the item is found on the surfaces shoppers use, its colour is read
+from its own pixels, shopper-style views are what they claim to be, and the claim threshold is calibrated as
+documented. Fast: no model is loaded."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import FASHION
+from PIL import Image
+
+from assistant.augment import cut_out, shopper_view, surface
+from assistant.photo import HIST_DIM, HUE_BINS, SAT_BINS, VAL_BINS, colour_histogram, find_item, item_colours
+from assistant.train_photo import claim_threshold
+
+RED_BAG, GREEN_BAG, YELLOW_TEE, GREEN_TEE_WORN = "10203", "10196", "10013", "10046"
+
+
+def photo(pid: str) -> Image.Image:
+    return Image.open(FASHION / "images" / f"{pid}.jpg").convert("RGB")
+
+
+def laid_on(item: Image.Image, ground: Image.Image, at: tuple[int, int], scale: float) -> tuple[Image.Image, tuple]:
+    """A catalog product cut out and laid on a surface; returns the picture and the product's box in it."""
+    rgba = cut_out(item)
+    rgba = rgba.resize((int(rgba.width * scale), int(rgba.height * scale)))
+    out = ground.copy()
+    out.paste(rgba, at, rgba)
+    x0, y0, x1, y1 = rgba.getchannel("A").point(lambda a: 255 if a > 128 else 0).getbbox()
+    return out, (at[0] + x0, at[1] + y0, at[0] + x1, at[1] + y1)
+
+
+def iou(a: tuple, b: tuple) -> float:
+    ix = max(0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+
+
+def covered(a: tuple, b: tuple) -> float:
+    """The share of box a inside box b."""
+    ix = max(0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0, min(a[3], b[3]) - max(a[1], b[1]))
+    return ix * iy / ((a[2] - a[0]) * (a[3] - a[1]))
+
+
+def hue_share(hist: np.ndarray, lo: float, hi: float) -> float:
+    """The share of pixels whose hue is in [lo, hi) (0-1 around the wheel), any saturation and value."""
+    per_hue = hist[: HUE_BINS * SAT_BINS * VAL_BINS].reshape(HUE_BINS, SAT_BINS * VAL_BINS).sum(1)
+    centres = (np.arange(HUE_BINS) + 0.5) / HUE_BINS
+    return float(per_hue[(centres >= lo) & (centres < hi)].sum())
+
+
+@pytest.mark.parametrize(("pid", "ground", "at", "scale"), [
+    (RED_BAG, (90, 140, 200), (120, 60), 0.8),  # small, on a blue textured surface
+    (YELLOW_TEE, (70, 110, 60), (10, 150), 0.7),  # off-centre, on green
+    (GREEN_TEE_WORN, (200, 150, 170), (160, 20), 0.9),  # worn by a model, on pink
+])
+def test_the_item_is_found_on_a_textured_surface(pid: str, ground: tuple, at: tuple, scale: float) -> None:
+    rng = np.random.default_rng(3)
+    base = np.clip(np.array(ground) + rng.normal(0, 10, (320, 320, 3)), 0, 255).astype(np.uint8)
+    picture, box = laid_on(photo(pid), Image.fromarray(base), at, scale)
+    item = find_item(picture)
+    assert item is not None
+    assert covered(box, item.box) > 0.95 and iou(item.box, box) > 0.65, (item.box, box)  # the product, a margin
+    assert item.view.getpixel((0, 0)) == (255, 255, 255)  # cut out on white, as catalog photos are
+    assert picture.getpixel((0, 0)) != (255, 255, 255)  # the shopper's photo itself is left as it was
+
+
+def test_no_item_is_claimed_in_a_plain_surface_or_a_photo_filled_by_it() -> None:
+    assert find_item(Image.new("RGB", (200, 160), (120, 80, 60))) is None
+    rng = np.random.default_rng(0)
+    assert find_item(surface(rng, 256)) is None  # grain and shading only
+    close_up = photo(RED_BAG).crop((30, 60, 140, 170)).resize((300, 300))  # the bag's leather fills the frame
+    assert find_item(close_up) is None
+
+
+def test_colour_is_read_from_the_item_not_the_surface() -> None:
+    orange = Image.new("RGB", (320, 320), (230, 140, 40))
+    for pid, lo, hi in ((GREEN_BAG, 0.2, 0.5), (RED_BAG, -1, 0.06)):
+        picture, _ = laid_on(photo(pid), orange, (90, 80), 0.7)
+        item = item_colours(picture)
+        whole = colour_histogram(np.asarray(picture))
+        share = hue_share(item, lo, hi) + (hue_share(item, 0.94, 2) if lo < 0 else 0)
+        assert share > 0.5, share  # the bag's own colour dominates what is read
+        assert hue_share(whole, 0.05, 0.2) > 0.5  # while the picture as a whole is mostly orange
+
+
+def test_colour_histogram_is_a_distribution_over_fixed_bins() -> None:
+    rgb = np.zeros((4, 4, 3), np.uint8)
+    rgb[:2] = (255, 0, 0)  # red
+    rgb[2:] = (250, 250, 250)  # near white: a grey level
+    hist = colour_histogram(rgb)
+    assert hist.shape == (HIST_DIM,) and hist.sum() == pytest.approx(1.0)
+    assert hue_share(hist, 0, 1) == pytest.approx(0.5) and hist[-1] == pytest.approx(0.5)
+    assert colour_histogram(rgb, np.zeros((4, 4), bool)).sum() == 0
+
+
+def test_shopper_views_are_seeded_and_look_like_phone_photos() -> None:
+    a = shopper_view(photo(YELLOW_TEE), np.random.default_rng(5))
+    b = shopper_view(photo(YELLOW_TEE), np.random.default_rng(5))
+    c = shopper_view(photo(YELLOW_TEE), np.random.default_rng(6))
+    assert np.array_equal(np.asarray(a), np.asarray(b)) and not np.array_equal(np.asarray(a), np.asarray(c))
+    assert a.size == (320, 320)
+    assert np.asarray(a)[:8].mean(axis=(0, 1)).min() < 240  # not on white any more
+    assert find_item(a) is not None
+
+
+def test_claim_threshold_keeps_claims_right_and_strangers_out() -> None:
+    # views of catalog products: similar ones are right, a few are near misses at middling similarity
+    sims = np.array([0.95, 0.93, 0.9, 0.88, 0.86, 0.8, 0.78, 0.7, 0.6])
+    right = np.array([1, 1, 1, 1, 1, 0, 1, 0, 0], np.float32)
+    strangers = np.linspace(0.3, 0.75, 100)  # photos of things not in the catalog
+    t = claim_threshold(sims, right, strangers, precision=0.97, stranger_rate=0.01)
+    assert t == pytest.approx(0.86)  # the lowest similarity with every claim above it right
+    assert (strangers >= t).mean() <= 0.01
+    t2 = claim_threshold(sims, right, np.linspace(0.5, 0.92, 100), precision=0.97, stranger_rate=0.01)
+    assert t2 > 0.9 and (np.linspace(0.5, 0.92, 100) >= t2).mean() <= 0.01  # strangers raise it
+    assert claim_threshold(sims, np.zeros_like(right), strangers, 0.97, 0.01) == 1.0  # never right: never claim
