@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
-from torch import nn
 from tqdm.auto import tqdm
 
 from .augment import shopper_view
@@ -37,6 +36,11 @@ class Examples:
     allowed: dict[str, list[tuple[str, ...]]]
     source: np.ndarray  # "catalog", "view" or "real" per row
     product: list[str]  # the product shown ("" for real photos)
+
+    def subset(self, keep: np.ndarray) -> Examples:
+        rows = np.flatnonzero(keep)
+        return Examples(self.x[rows], {f: [v[i] for i in rows] for f, v in self.allowed.items()}, self.source[rows],
+                        [self.product[i] for i in rows])
 
 
 def _facet_values(p: Product) -> dict[str, tuple[str, ...]]:
@@ -69,9 +73,10 @@ def catalog_examples(products: list[Product], settings: Settings, encoder: Image
     x_views = _encode_inputs(views, encoder, cache, "shopper-style views")
     feats, broken = encode_photos(products, keys, encoder, cache, desc="catalog photos")
     studio = [i for i in usable if i not in broken and np.all(np.isfinite(feats[i]))]
-    # a studio photo is its own item on white: its features as they are, and its item's colours
-    x_studio = np.stack([photo_input(feats[i], item_colours(decode_image(image_bytes(products[i].image))), True)
-                         for i in studio])
+    # a studio photo is its own item on white: its features as they are, and its item's colours (cached)
+    colours = cache.compute(f"photo-colours-v{INPUT_VERSION}", [keys[i] for i in studio], lambda idx: np.stack(
+        [item_colours(decode_image(image_bytes(products[studio[j]].image))) for j in idx]), batch=64)
+    x_studio = np.stack([photo_input(feats[i], c, True) for i, c in zip(studio, colours, strict=True)])
     allowed: dict[str, list[tuple[str, ...]]] = {f: [] for f in FACETS}
     for i in picked + studio:
         for f, v in _facet_values(products[i]).items():
@@ -111,8 +116,7 @@ def _set_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
 
 
 def fit_heads(data: Examples, card: PhotoCard, settings: Settings) -> PhotoHeads:
-    """Facet classifiers (set-valued targets) and the query correction (InfoNCE: a photo of a product towards
-    that product's catalog photo, against every other catalog photo), trained together."""
+    """Facet classifiers, one per facet, over a shared layer; targets are sets of allowed values."""
     torch.manual_seed(settings.seed)
     rng = np.random.default_rng(settings.seed)
     model = PhotoHeads(card)
@@ -126,10 +130,6 @@ def fit_heads(data: Examples, card: PhotoCard, settings: Settings) -> PhotoHeads
                 if v in index:
                     t[r, index[v]] = 1.0
         targets[f] = torch.from_numpy(t)
-    studio = np.flatnonzero(data.source == "catalog")
-    gallery = torch.from_numpy(normalise(data.x[studio, : card.image_dim]))
-    where = {data.product[i]: n for n, i in enumerate(studio)}
-    shown = torch.tensor([where.get(p, -1) for p in data.product])
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.01)
     model.train()
     for _ in range(settings.photo_epochs):
@@ -138,10 +138,6 @@ def fit_heads(data: Examples, card: PhotoCard, settings: Settings) -> PhotoHeads
             b = order[s:s + 256]
             out = model(x[b])
             loss = sum(_set_loss(out[f], targets[f][b]) for f in FACETS)
-            known = b[shown[b] >= 0]
-            if len(known):
-                logits = model.forward_query(x[known]) @ gallery.T / settings.train_temperature
-                loss = loss + nn.functional.cross_entropy(logits, shown[known])
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -182,20 +178,33 @@ def train_photo_heads(catalog: Catalog, settings: Settings, folder: str | Path,
                 counts[f][v] = counts[f].get(v, 0) + 1
     vocab = {f: sorted(v for v, n in counts[f].items() if n >= settings.photo_min_examples) for f in FACETS}
     card = PhotoCard(image_encoder=encoder.name, image_dim=encoder.dim, vocab=vocab, seed=settings.seed)
-    heads = fit_heads(data, card, settings)
-    # the very product: how close is the nearest catalog photo, for views of known products and for strangers
-    gallery_ids = [i for i, s in zip(data.product, data.source, strict=True) if s == "catalog"]
-    gallery = normalise(data.x[data.source == "catalog", : card.image_dim])
-    views = data.source == "view"
-    sims = heads.query(data.x[views]) @ gallery.T
-    best = sims.argmax(1)
-    shown = [i for i, s in zip(data.product, data.source, strict=True) if s == "view"]
-    right = np.array([gallery_ids[b] == p for b, p in zip(best, shown, strict=True)], np.float32)
-    strangers = (heads.query(data.x[data.source == "real"]) @ gallery.T).max(1) if real else np.zeros(0)
-    card.claim_similarity = claim_threshold(sims.max(1), right, strangers, settings.photo_claim_precision,
+    # a fifth of the shopper-style views is held out of fitting (their heads' accuracy is reported)
+    view_rows = np.flatnonzero(data.source == "view")
+    held = np.zeros(len(data.x), bool)
+    held[rng.permutation(view_rows)[: len(view_rows) // 5]] = True
+    heads = fit_heads(data.subset(~held), card, settings)
+    # the very product: how close is the nearest catalog photo, for held-out views of known products and for
+    # strangers (real photos: no catalog product is in them)
+    studio = data.source == "catalog"
+    gallery = normalise(data.x[studio, : card.image_dim])
+    where = {p: n for n, p in enumerate(np.array(data.product)[studio])}
+    views = held & np.array([p in where for p in data.product])
+    sims = normalise(data.x[views, : card.image_dim]) @ gallery.T
+    own = np.array([where[p] for p in np.array(data.product)[views]], int)
+    best = sims.max(1)
+    right = np.isclose(best, sims[np.arange(len(own)), own], atol=1e-6).astype(np.float32)  # a twin photo counts
+    strangers = (normalise(data.x[data.source == "real", : card.image_dim]) @ gallery.T).max(1) if real else np.zeros(0)
+    card.claim_similarity = claim_threshold(best, right, strangers, settings.photo_claim_precision,
                                             settings.photo_claim_stranger_rate)
-    card.metrics = {"examples": len(data.x), "views": int(views.sum()), "real_photos": len(real),
-                    "view_top1_right": round(float(right.mean()), 4) if len(right) else 0.0,
+    said = heads.probabilities(data.x[views])
+    for f in FACETS:  # the heads on held-out views: the share given their own product's value
+        truth = [data.allowed[f][i] for i in np.flatnonzero(views)]
+        guess = [card.vocab[f][j] for j in said[f].argmax(1)]
+        known = [(g, t) for g, t in zip(guess, truth, strict=True) if t]
+        card.metrics[f"held_out_view_{f}_right"] = round(float(np.mean([g in t for g, t in known])), 4) if known else 0.0
+    card.metrics |= {"examples": len(data.x), "views": int((data.source == "view").sum()), "real_photos": len(real),
+                    "held_out_view_top1_right": round(float(right.mean()), 4) if len(right) else 0.0,
+                    "held_out_views_claimed": round(float((best >= card.claim_similarity).mean()), 4) if len(best) else 0.0,
                     "train_seconds": round(time.time() - start, 1)}
     heads.save(folder)
     log.info("photo heads trained: %s, claim similarity %.3f", card.metrics, card.claim_similarity)

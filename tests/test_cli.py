@@ -18,13 +18,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import FASHION, ROOT, assistant_env, say, write_catalog
+from conftest import FASHION, REAL_PHOTOS, ROOT, assistant_env, say, write_catalog
 
 from assistant.cli import main
 from assistant.config import Settings
 from assistant.engine import Engine
 
 pytestmark = pytest.mark.slow
+REAL_TSHIRT = "061b697e-086b-48c9-80db-9ecb9b82c64b"  # a blue T-shirt on a wooden floor (real-photos dev split)
 
 
 @pytest.fixture(scope="module")
@@ -65,18 +66,22 @@ def queries(slice_rows: list[dict], tmp_path_factory: pytest.TempPathFactory) ->
     media.mkdir()
     photo_row = slice_rows[10]
     shutil.copyfile(FASHION / photo_row["image"], media / "photo.jpg")
+    shutil.copyfile(REAL_PHOTOS / "images" / f"{REAL_TSHIRT}.jpg", media / "real.jpg")
     say("black heels, under 1500 rupees", media / "voice.wav")
     lines = [
         {"qid": "text-1", "kind": "text", "text": "men's blue shirts",
          "relevant": by_facets(slice_rows, gender="Men", base_colour="Blue", article_type="Shirts")},
         {"qid": "filter-1", "kind": "filter", "text": "casual shoes under 1500", "must": {"max_price": 1500},
          "relevant": by_facets(slice_rows, article_type="Casual Shoes")},
-        {"qid": "photo-1", "kind": "photo", "image": "media/photo.jpg", "relevant": {photo_row["id"]: 2}},
+        {"qid": "photo-1", "kind": "photo", "image": "media/photo.jpg", "target": photo_row["id"],
+         "relevant": {photo_row["id"]: 2}},
+        {"qid": "real-1", "kind": "realphoto", "image": "media/real.jpg", "match": {"article_type": ["Tshirts", "Tops"]}},
         {"qid": "composed-1", "kind": "composed", "image": "media/photo.jpg", "text": "like this but black",
          "relevant": by_facets(slice_rows, article_type=photo_row["article_type"], base_colour="Black")},
         {"qid": "voice-1", "kind": "voice", "audio": "media/voice.wav", "spoken": "black heels under 1500 rupees",
          "relevant": by_facets(slice_rows, article_type="Heels", base_colour="Black")},
-        {"qid": "photo-missing", "kind": "photo", "image": "media/nope.jpg", "relevant": {photo_row["id"]: 2}},
+        {"qid": "photo-missing", "kind": "photo", "image": "media/nope.jpg", "target": photo_row["id"],
+         "relevant": {photo_row["id"]: 2}},
     ]
     (d / "dev.jsonl").write_text("".join(json.dumps(q, ensure_ascii=False) + "\n" for q in lines))
     return d / "dev.jsonl"
@@ -117,7 +122,7 @@ def test_search(cli_index: Path, queries: Path, settings: Settings, slice_rows: 
     assert main(["search", "--model", str(settings.model_path), "--index", str(cli_index),
                  "--queries", str(queries), "--out", str(out), "--top-k", "50"]) == 0
     lines = read_lines(out)
-    assert set(lines) == {"text-1", "filter-1", "photo-1", "composed-1", "voice-1", "photo-missing"}
+    assert set(lines) == {"text-1", "filter-1", "photo-1", "real-1", "composed-1", "voice-1", "photo-missing"}
     for qid, line in lines.items():
         assert isinstance(line["latency_ms"], (int, float)) and line["latency_ms"] >= 0
         assert isinstance(line["results"], list) and len(line["results"]) <= 50
@@ -126,7 +131,16 @@ def test_search(cli_index: Path, queries: Path, settings: Settings, slice_rows: 
             assert len(set(line["results"])) == 50 and all(isinstance(i, str) for i in line["results"])
     assert lines["photo-1"]["results"][0] == slice_rows[10]["id"]
     assert "heel" in lines["voice-1"]["transcript"].lower()
-    assert "transcript" not in lines["text-1"]
+    assert "transcript" not in lines["text-1"] and "photo" not in lines["text-1"]
+    # what the assistant says each photo shows, and which products it says are the very one
+    for qid in ("photo-1", "real-1", "composed-1"):
+        said = lines[qid]["photo"]
+        assert set(said) == {"article_type", "base_colour", "gender"}, said
+        assert all(v is None or isinstance(v, str) for v in said.values())
+        assert isinstance(lines[qid]["same_product"], list)
+    assert lines["photo-1"]["photo"]["article_type"] == slice_rows[10]["article_type"]
+    assert lines["photo-1"]["same_product"] == [slice_rows[10]["id"]]  # the catalog's own photo: claimed
+    assert lines["real-1"]["same_product"] == []  # someone's own T-shirt is not a catalog product
     assert lines["photo-missing"]["results"] == [] and "not found" in lines["photo-missing"]["error"]
     rows = {r["id"]: r for r in slice_rows}
     top = [rows[i] for i in lines["text-1"]["results"][:5]]
@@ -164,10 +178,11 @@ def test_eval_prints_the_metric_table(cli_index: Path, queries: Path, settings: 
                  str(cli_index), "--json", str(summary)]) == 0
     printed = capsys.readouterr().out
     header = next(line for line in printed.splitlines() if line.startswith("kind"))
-    assert header.split() == ["kind", "n", "ndcg@10", "p@10", "r@1", "r@10", "mrr", "similar@10", "compliance",
+    assert header.split() == ["kind", "n", "ndcg@10", "p@10", "match@1", "r@1", "r@10", "mrr", "similar@10", "compliance",
                               "wer", "lat_p50", "lat_p95", "missing"]
     rows = {line.split()[0]: line.split() for line in printed.splitlines()[printed.splitlines().index(header) + 1:]}
-    assert set(rows) == {"text", "filter", "photo", "composed", "voice"}
+    assert {"text", "filter", "photo", "composed", "voice", "realphoto"} <= set(rows)
+    assert "'the same product' claims" in printed and "claim_right" in printed
     data = json.loads(summary.read_text())
     assert data["photo"]["n"] == 2 and data["photo"]["r@1"] == 0.5  # one found first, one photo missing
     assert data["filter"]["compliance"] == 1.0

@@ -9,9 +9,12 @@ import struct
 import zlib
 from pathlib import Path
 
+import numpy as np
 import pytest
+from conftest import FASHION, REAL_PHOTOS
 from PIL import Image
 
+from assistant.augment import shopper_view
 from assistant.engine import Engine, ProductHit
 from assistant.errors import InputError
 from assistant.index import Filters
@@ -94,6 +97,31 @@ def test_a_photo_against_a_grey_wall_finds_its_product(engine: Engine) -> None:
     found = sum(engine.search(image=photo, top_k=10).ids[0] == pid for pid, photo in photos.items())
     assert found >= len(picks) - 1
     assert all(engine.read_photo(photo).item_found for photo in photos.values())
+
+
+def test_a_shoppers_photo_on_a_coloured_surface_finds_its_product(engine: Engine, slice_rows: list[dict]) -> None:
+    """Products the photo heads never saw (the slice's dev ids), laid on a surface as a phone would shoot them:
+    the item is found, the very product comes up, and what is said about it is its type."""
+    rng = np.random.default_rng(11)
+    picks = slice_rows[len(slice_rows) * 4 // 5:][:40:5]
+    found = typed = 0
+    for row in picks:
+        view = shopper_view(Image.open(FASHION / row["image"]), rng)
+        result = engine.search(image=view, top_k=10)
+        found += row["id"] in result.ids
+        typed += result.photo_facets.get("article_type") == row["article_type"]
+    assert found >= len(picks) * 0.6 and typed >= len(picks) * 0.6, (found, typed)
+
+
+def test_the_same_product_is_claimed_for_catalog_photos_not_for_real_ones(engine: Engine) -> None:
+    """A catalog photo is its product; a real phone photo of someone's own clothes is no catalog product."""
+    for pid, meta in _products(engine)[2::60][:5]:
+        result = engine.search(image=meta["image"], top_k=5)
+        assert result.same_product == [pid] or pid in result.same_product, (pid, result.same_product)
+        assert result.hits[0].reasons == ("the same product as your photo",)
+    real = sorted((REAL_PHOTOS / "images").glob("*.jpg"))[::97][:20]
+    claimed = [p.name for p in real if engine.search(image=p, top_k=5).same_product]
+    assert len(claimed) <= 1, claimed
 
 
 def test_photo_as_object_bytes_or_path(engine: Engine) -> None:
