@@ -13,7 +13,7 @@ export GRADIO_ANALYTICS_ENABLED := False
 export ANONYMIZED_TELEMETRY := False
 
 .PHONY: run test deps system lint train ingest eval eval-fusion eval-product-fusion bench load bench-scale voices clean \
-        demo-catalog bundle bench-start space-resolve space-check
+        demo-catalog bundle eval-demo bench-start space-resolve space-check
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -85,6 +85,13 @@ bundle: deps demo-catalog
 	  $(BIN)/python -m assistant train --catalog $(SHARED)/datasets/fashion
 	DATA_DIR=$(BUNDLE_DATA) ASSISTANT_CACHE_DIR=$(DATA_DIR)/cache \
 	  $(BIN)/python -m assistant bundle --catalog catalog/demo --out catalog/bundle
+
+# The demo catalog against the full one on the dev queries that fit it (text, zh, photo): bench/demo_eval.py.
+# DEMO_DATA: a data folder for the demo's index (made from the bundle when empty); the full catalog's is $(DATA_DIR).
+DEMO_DATA ?= $(DATA_DIR)/demo
+eval-demo: deps
+	$(BIN)/python -m bench.demo_eval --queries $(DEV_QUERIES) --demo-data $(DEMO_DATA) --full-data $(DATA_DIR) \
+	  --full-catalog $(SHARED)/datasets/fashion
 
 # Cold start and restart of a fresh clone of HEAD with nothing beside it (demo catalog + bundle).
 bench-start: deps
