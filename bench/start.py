@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -116,7 +117,9 @@ def main() -> None:
         photo, product = altered_photo(repo, Path(tmp) / "shopper-photo.jpg")
         runs = {"cold": start_once(repo, args.python, photo, args.timeout, "start-cold"),
                 "restart": start_once(repo, args.python, photo, args.timeout, "start-warm")}
-    print(f"\n{repo} (no ../shared, no CATALOG_DIR: the demo catalog and its prebuilt bundle)")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"\n{repo} (no ../shared, no CATALOG_DIR: the demo catalog and its prebuilt bundle); "
+          f"load average at the end (1, 5, 15 min) {load} on {os.cpu_count()} cores")
     print("seconds from `python app.py` starting to the first answer of each kind")
     print(f"{'start':8} {'words':>7} {'photo':>7} {'voice':>7}")
     bad = []
