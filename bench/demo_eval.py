@@ -4,7 +4,9 @@ A dev query fits the demo catalog when at least one of its grade-2 products (for
 is in it. Each fitting query is answered twice by the real engine: over the demo catalog's index (its
 grades kept to the demo's products, so nDCG@10 is normalised by what the demo can return) and over the full
 catalog's index (its grades as they are). P@10 is also given over the queries with at least 10 grade-2
-products in the demo (elsewhere the demo cannot fill a page of exact matches, whatever the ranking).
+products in the demo (elsewhere the demo cannot fill a page of exact matches, whatever the ranking), and
+exact@k over every fitting query: the share of the first k results that are grade-2, k = min(10, how many
+grade-2 products the catalog searched holds): 1.0 when every exact match the catalog has comes first.
 The demo's index is built as a fresh clone's first start builds it (`ensure_ready`: the bundle's model and
 vectors) when `--demo-data` holds none; the full catalog's is `--full-data`'s (built by `make run` when
 missing). Both models' weights checksums are printed: the same recipe on the same data gives the same."""
@@ -21,7 +23,18 @@ from assistant.config import DEMO_CATALOG, Settings
 from assistant.evaluate import load_queries, run_queries, score
 
 FIT_KINDS = ("text", "zh", "photo")
-METRICS = ("ndcg@10", "p@10", "r@1", "r@10")
+METRICS = ("ndcg@10", "exact@k", "p@10", "r@1", "r@10")
+
+
+def exact_first(queries: list[dict], lines: dict[str, dict]) -> dict[str, float]:
+    """Per kind: the mean share of the first k results that are grade-2, k = min(10, grade-2 products)."""
+    shares: dict[str, list[float]] = {}
+    for q in queries:
+        exact = {k for k, v in q["relevant"].items() if v == 2}
+        k = min(10, len(exact))
+        top = [str(x) for x in lines.get(q["qid"], {}).get("results", [])[:k]]
+        shares.setdefault(q["kind"], []).append(sum(x in exact for x in top) / k)
+    return {kind: sum(v) / len(v) for kind, v in shares.items()}
 
 
 def fitting(queries: list[dict], ids: set[str]) -> list[dict]:
@@ -60,6 +73,8 @@ def main() -> None:
         print(f"{name}: {engine.index.count()} products, model weights {engine.space.card.weights_sha256[:12]}")
         lines = {line["qid"]: line for line in run_queries(engine, qs)}
         rows[name] = score(qs, lines, products)
+        for kind, value in exact_first(qs, lines).items():
+            rows[name][kind]["exact@k"] = value
         rows[name + " page"] = score([q for q in qs if q["qid"] in page], lines, products)
     print(f"dev queries that fit the demo catalog ({len(demo_products)} products) vs the same queries on the "
           f"full catalog ({len(full_products)}); p@10 over the queries with >= 10 grade-2 products in the demo")
