@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from .bundle import MANIFEST, Prebuilt, install_model, load_prebuilt, read_manifest, serves
+from .bundle import MANIFEST, Prebuilt, bundled_model, install_model, load_prebuilt, model_files, read_manifest, serves
 from .catalog import CatalogError, catalog_file, read_catalog
 from .config import Settings
 from .engine import Engine
@@ -42,15 +42,16 @@ def ensure_ready(settings: Settings) -> Engine:
         space = train(read_catalog(settings.catalog_dir), settings, settings.model_path)
     if index.count() == 0:
         log.info("first run: indexing the catalog %s", settings.catalog_dir)
-        report = ingest([settings.catalog_dir], space, index, settings, prebuilt=prebuilt_for(bundle, space))
+        report = ingest([settings.catalog_dir], space, index, settings, prebuilt=prebuilt_for(bundle, settings))
         log.info("indexed: %s", report.summary())
     return Engine(settings, space=space, index=index)
 
 
-def prebuilt_for(bundle: Path | None, space: JointSpace) -> Prebuilt | None:
-    """The bundle's vectors when they were made with this very model (else nothing to reuse)."""
+def prebuilt_for(bundle: Path | None, settings: Settings) -> Prebuilt | None:
+    """The bundle's vectors when they were made with this very model (every model file the same; else
+    there is nothing to reuse, and ingest checks the settings too)."""
     if bundle is None or not (bundle / MANIFEST).is_file():
         return None
-    if read_manifest(bundle).get("weights_sha256") != space.card.weights_sha256:
+    if bundled_model(read_manifest(bundle)) != model_files(settings.model_path):
         return None
     return load_prebuilt(bundle)

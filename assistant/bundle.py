@@ -36,20 +36,27 @@ def sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def model_files(model_dir: str | Path) -> dict[str, str]:
+    """Every file of a model folder (path inside it → SHA-256)."""
+    model_dir = Path(model_dir)
+    return {str(p.relative_to(model_dir)): sha256(p) for p in sorted(model_dir.rglob("*")) if p.is_file()}
+
+
 @dataclass(frozen=True)
 class Prebuilt:
     """A bundle's vectors, looked up by product key (`catalog.product_hash(..., located=False)`)."""
 
     source: Path
-    model_id: str
-    weights_sha256: str
+    model_id: str  # `ingest.model_id`: encoders, training data, seed, size, the photo's weight in a product
+    model: dict[str, str]  # every file of the model that made the vectors → SHA-256
     keys: dict[str, int]
     joint: np.ndarray  # float16, one row per key
     photos: np.ndarray  # float16
 
-    def fits(self, model_id: str, weights_sha256: str) -> bool:
-        """Made by this very model (same encoders, training data and settings, same weights)?"""
-        return (model_id, weights_sha256) == (self.model_id, self.weights_sha256)
+    def fits(self, model_id: str, model_dir: str | Path) -> bool:
+        """Made by this very model: the same settings and every model file the same, byte for byte (so
+        weights added to the model folder later count too)?"""
+        return model_id == self.model_id and model_files(model_dir) == self.model
 
     def row(self, key: str) -> int | None:
         return self.keys.get(key)
@@ -96,7 +103,7 @@ def serves(bundle: str | Path, catalog_dir: str | Path) -> bool:
 def install_model(bundle: str | Path, model_dir: str | Path) -> None:
     """Copy the bundle's model files (checksums verified) into `model_dir`."""
     bundle, model_dir = Path(bundle), Path(model_dir)
-    names = [n for n in read_manifest(bundle).get("files", {}) if n.startswith(MODEL + "/")]
+    names = [f"{MODEL}/{n}" for n in bundled_model(read_manifest(bundle))]
     verify(bundle, names)
     model_dir.mkdir(parents=True, exist_ok=True)
     for name in names:
@@ -119,8 +126,13 @@ def load_prebuilt(bundle: str | Path) -> Prebuilt:
         raise ModelFileError(f"bundle file damaged: {bundle / VECTORS} ({type(e).__name__})") from None
     if not (len(keys) == len(joint) == len(photos)):
         raise ModelFileError(f"bundle file damaged: {bundle / VECTORS} and {bundle / KEYS} differ in length")
-    return Prebuilt(bundle, manifest["model_id"], manifest["weights_sha256"], {k: n for n, k in enumerate(keys)},
+    return Prebuilt(bundle, manifest["model_id"], bundled_model(manifest), {k: n for n, k in enumerate(keys)},
                     joint, photos)
+
+
+def bundled_model(manifest: dict) -> dict[str, str]:
+    """The model files a bundle carries (path inside the model folder → SHA-256)."""
+    return {n.removeprefix(MODEL + "/"): h for n, h in manifest.get("files", {}).items() if n.startswith(MODEL + "/")}
 
 
 def write_bundle(out: str | Path, catalog_dir: str | Path, model_dir: str | Path, keys: list[str],

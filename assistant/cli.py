@@ -39,7 +39,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     settings = _settings(args)
     space = JointSpace.load(settings.model_path)
     index = ProductIndex(settings.index_path, settings.chroma_host, settings.chroma_port, settings.collection_prefix)
-    prebuilt = prebuilt_for(Path(settings.bundle_dir) if settings.bundle_dir else None, space)
+    prebuilt = prebuilt_for(Path(settings.bundle_dir) if settings.bundle_dir else None, settings)
     report = ingest(args.catalog or [settings.catalog_dir], space, index, settings, prune=args.prune,
                     chunk=args.chunk, prebuilt=prebuilt)
     for p in report.problems:

@@ -106,7 +106,7 @@ def ingest(catalog_dirs: list[str | Path], space: JointSpace, index: ProductInde
         report.updated += sum(products[i].id in existing for i in idx)
         report.added += sum(products[i].id not in existing for i in idx)
 
-    if prebuilt is not None and prebuilt.fits(mid, space.card.weights_sha256):
+    if prebuilt is not None and prebuilt.fits(mid, settings.model_path):
         rows = {i: prebuilt.row(product_hash(products[i], keys[i], located=False)) for i in todo}
         ready = [i for i in todo if rows[i] is not None]
         for s in range(0, len(ready), chunk):

@@ -110,9 +110,13 @@ def test_vectors_of_another_model_are_not_used(bundled: tuple[Path, Path], engin
                                                tmp_path: Path) -> None:
     catalog, bundle = bundled
     prebuilt = load_prebuilt(bundle)
-    other = replace(prebuilt, weights_sha256="0" * 64)
+    other = replace(prebuilt, model={**prebuilt.model, "space.safetensors": "0" * 64})
     report = ingest([catalog], engine.space, ProductIndex(tmp_path / "index"), settings, prebuilt=other)
     assert (report.added, report.prebuilt) == (30, 0)
+    # another photo weight in a product's vector (a setting, not a file): the bundle's vectors do not fit either
+    again = ingest([catalog], engine.space, ProductIndex(tmp_path / "index2"),
+                   replace(settings, product_image_weight=0.3), prebuilt=prebuilt)
+    assert again.prebuilt == 0
 
 
 def test_a_damaged_bundle_file_is_named(bundled: tuple[Path, Path], tmp_path: Path) -> None:
