@@ -4,7 +4,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 SHARED := $(abspath ../shared)
-CATALOG_DIR ?= $(if $(wildcard $(SHARED)/datasets/fashion/products.jsonl),$(SHARED)/datasets/fashion,catalog)
+CATALOG_DIR ?= $(if $(wildcard $(SHARED)/datasets/fashion/products.jsonl),$(SHARED)/datasets/fashion,catalog/demo)
 DEV_QUERIES ?= $(SHARED)/eval/fashion-dev
 DATA_DIR ?= data
 export CATALOG_DIR DATA_DIR
@@ -12,7 +12,8 @@ export HF_HUB_OFFLINE ?= 1
 export GRADIO_ANALYTICS_ENABLED := False
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: run test deps system lint train ingest eval eval-fusion eval-product-fusion bench load bench-scale voices clean
+.PHONY: run test deps system lint train ingest eval eval-fusion eval-product-fusion bench load bench-scale voices clean \
+        demo-catalog bundle eval-demo bench-start space-resolve space-check
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -68,6 +69,40 @@ load: deps
 # embedded Chroma and a Chroma server. e.g. make bench-scale SCALE_ARGS="--sizes 10000,100000 --work /tmp/scale"
 bench-scale: deps
 	$(BIN)/python -m bench.scale $(SCALE_ARGS)
+
+# The demo catalog shipped in catalog/demo/ (a seeded slice of ../shared/datasets/fashion).
+demo-catalog: deps
+	$(BIN)/python scripts/make_demo_catalog.py --source $(SHARED)/datasets/fashion
+
+# The demo catalog's prebuilt bundle in catalog/bundle/: the joint space and fusers trained on the FULL
+# catalog's train split (seeded), a copy of every file of that model folder, and the demo catalog's vectors
+# (float16), all SHA-256'd in catalog/bundle/manifest.json. Trains in $(BUNDLE_DATA) (not data/); the
+# feature cache is $(DATA_DIR)/cache (content-addressed: a cache filled by `make run` makes it fast).
+BUNDLE_DATA ?= $(DATA_DIR)/bundle-build
+bundle: deps demo-catalog
+	rm -rf $(BUNDLE_DATA)/model
+	DATA_DIR=$(BUNDLE_DATA) ASSISTANT_CACHE_DIR=$(DATA_DIR)/cache \
+	  $(BIN)/python -m assistant train --catalog $(SHARED)/datasets/fashion
+	DATA_DIR=$(BUNDLE_DATA) ASSISTANT_CACHE_DIR=$(DATA_DIR)/cache \
+	  $(BIN)/python -m assistant bundle --catalog catalog/demo --out catalog/bundle
+
+# The demo catalog against the full one on the dev queries that fit it (text, zh, photo): bench/demo_eval.py.
+# DEMO_DATA: a data folder for the demo's index (made from the bundle when empty); the full catalog's is $(DATA_DIR).
+DEMO_DATA ?= $(DATA_DIR)/demo
+eval-demo: deps
+	$(BIN)/python -m bench.demo_eval --queries $(DEV_QUERIES) --demo-data $(DEMO_DATA) --full-data $(DATA_DIR) \
+	  --full-catalog $(SHARED)/datasets/fashion
+
+# Cold start and restart of a fresh clone of HEAD with nothing beside it (demo catalog + bundle).
+bench-start: deps
+	$(BIN)/python -m bench.start
+
+# The Hugging Face Space build: requirements.txt resolves (CI), or the full rehearsal (scripts/space_check.sh).
+space-resolve:
+	PY=$(PY) bash scripts/space_check.sh resolve
+
+space-check:
+	PY=$(PY) bash scripts/space_check.sh full
 
 voices: deps system
 	$(BIN)/python scripts/make_voice_examples.py

@@ -2,8 +2,10 @@
 
 Importing this module is quick and never blocks: the engine (model, encoders, index) is built in a
 background thread by `assistant.bootstrap.ensure_ready` — on the first run that trains the space and
-indexes the catalog, with progress in the terminal — while the page says it is getting ready.
-On Hugging Face Spaces, model caches and the data folder go to the persistent /data volume.
+indexes the catalog (the shipped demo catalog instead loads its prebuilt bundle), with progress in the
+terminal — while the page says it is getting ready.
+On Hugging Face Spaces, model caches and the data folder go to the persistent /data volume when there
+is one, and on ZeroGPU hardware one `@spaces.GPU` function is registered (`gpu_check`, below).
 
 Environment: GRADIO_SERVER_NAME / GRADIO_SERVER_PORT (where to listen), GRADIO_DEFAULT_CONCURRENCY_LIMIT
 (chat turns run at once per kind of UI event, default 4; the API's own limits are ASSISTANT_TEXT_CONCURRENCY
@@ -55,7 +57,24 @@ use_persistent_storage()
 if not logging.getLogger().handlers:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
+try:  # Hugging Face's `spaces` package: preinstalled on Spaces, absent elsewhere (then nothing to do)
+    import spaces  # before torch, as ZeroGPU asks
+except ImportError:
+    spaces = None
+
+import gradio as gr  # noqa: E402
+
 from assistant.ui import EngineLoader, build_demo, launch_options  # noqa: E402
+
+
+def gpu_check() -> dict[str, bool]:
+    """Whether a CUDA device is lent to this call. The app computes on the CPU (its models are small: a
+    search takes tens of milliseconds there, less than borrowing a GPU would), but ZeroGPU hardware (the
+    free Spaces tier) stops an app at start-up unless it registers at least one `@spaces.GPU` function;
+    this is that function, an API endpoint that nothing in the app calls."""
+    import torch
+
+    return {"cuda": torch.cuda.is_available()}
 
 
 def _build_engine():
@@ -67,6 +86,8 @@ def _build_engine():
 
 loader = EngineLoader(_build_engine).start()
 demo = build_demo(loader)
+with demo:
+    gr.api(spaces.GPU(duration=10)(gpu_check) if spaces else gpu_check, api_name="gpu_check")
 demo.queue(default_concurrency_limit=int(os.environ.get("GRADIO_DEFAULT_CONCURRENCY_LIMIT") or 4))
 
 if __name__ == "__main__":

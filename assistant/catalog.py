@@ -260,9 +260,12 @@ def content_hash(*parts: bytes | str) -> str:
     return h.hexdigest()
 
 
-def product_hash(product: Product, photo_key: str) -> str:
-    """Changes when anything about the product (its fields, or its photo's content hash) changes."""
-    return content_hash(json.dumps(product.to_row(), sort_keys=True, ensure_ascii=False), photo_key)
+def product_hash(product: Product, photo_key: str, located: bool = True) -> str:
+    """Changes when anything about the product (its fields, or its photo's content hash) changes.
+    `located=False` leaves out where the photo lies (only its content counts): the same product in a
+    catalog copied or cloned elsewhere has the same hash (what prebuilt vectors are keyed by)."""
+    row = product.to_row() if located else {**product.to_row(), "image": ""}
+    return content_hash(json.dumps(row, sort_keys=True, ensure_ascii=False), photo_key)
 
 
 PHOTO_FORMATS = "JPEG, PNG, WebP or GIF"

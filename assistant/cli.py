@@ -8,7 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
-from .config import Settings
+from .config import DEMO_BUNDLE, DEMO_CATALOG, Settings
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -36,6 +36,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
+    from .bootstrap import prebuilt_for
     from .index import ProductIndex
     from .ingest import ingest
     from .space import JointSpace
@@ -43,11 +44,24 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     settings = _settings(args)
     space = JointSpace.load(settings.model_path)
     index = ProductIndex(settings.index_path, settings.chroma_host, settings.chroma_port, settings.collection_prefix)
+    prebuilt = prebuilt_for(Path(settings.bundle_dir) if settings.bundle_dir else None, settings)
     report = ingest(args.catalog or [settings.catalog_dir], space, index, settings, prune=args.prune,
-                    chunk=args.chunk)
+                    chunk=args.chunk, prebuilt=prebuilt)
     for p in report.problems:
         print(f"skipped {p}", file=sys.stderr)
     print(report.summary())
+    return 0
+
+
+def cmd_bundle(args: argparse.Namespace) -> int:
+    from .ingest import bundle_catalog
+    from .space import JointSpace
+
+    settings = _settings(args)
+    manifest = bundle_catalog(args.catalog, JointSpace.load(settings.model_path), settings, args.out)
+    size = sum((Path(args.out) / name).stat().st_size for name in manifest["files"])
+    print(json.dumps({"bundle": args.out, "products": manifest["products"], "files": len(manifest["files"]),
+                      "megabytes": round(size / 1e6, 2)}))
     return 0
 
 
@@ -161,6 +175,12 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--chunk", type=_positive_int, default=256,
                    help="products embedded and written per step (a killed run keeps every finished step)")
     i.set_defaults(func=cmd_ingest)
+
+    b = sub.add_parser("bundle", help="write a catalog's prebuilt bundle: the model and every product's vectors")
+    b.add_argument("--catalog", default=str(DEMO_CATALOG), help="catalog folder (default: the demo catalog)")
+    b.add_argument("--model", default=None, help=f"trained model folder (default {defaults.model_path})")
+    b.add_argument("--out", default=str(DEMO_BUNDLE), help="bundle folder (default: catalog/bundle beside the demo)")
+    b.set_defaults(func=cmd_bundle)
 
     s = sub.add_parser("search", help="answer a file of queries (JSONL) into a results file")
     s.add_argument("--model", default=None)

@@ -6,10 +6,16 @@ import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+REPO = Path(__file__).resolve().parent.parent
+DEMO_CATALOG = REPO / "catalog" / "demo"  # shipped: a slice of the fashion catalog (scripts/make_demo_catalog.py)
+DEMO_BUNDLE = REPO / "catalog" / "bundle"  # shipped beside it: its model and vectors (`make bundle`)
+
 
 def _default_catalog() -> str:
-    shared = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets" / "fashion"
-    return str(shared) if shared.exists() else str(Path(__file__).resolve().parent.parent / "catalog")
+    """CATALOG_DIR when set (see `from_env`); else the full fashion catalog in ../shared when this checkout
+    has it beside it; else the demo catalog shipped in the repository."""
+    shared = REPO.parent / "shared" / "datasets" / "fashion"
+    return str(shared) if shared.exists() else str(DEMO_CATALOG)
 
 
 def _default_real_photos() -> str:
@@ -28,6 +34,9 @@ class Settings:
     model_dir: str = ""  # defaults to <data_dir>/model
     index_dir: str = ""  # defaults to <data_dir>/index
     cache_dir: str = ""  # defaults to <data_dir>/cache (feature cache, joined whisper weights)
+    # a prebuilt model + vectors (assistant.bundle): its model serves the catalog it was made for on a
+    # first start instead of training; its vectors fill the index for products with the same content
+    bundle_dir: str = str(DEMO_BUNDLE)
     image_encoder: str = "efficientnet-lite2"
     text_encoder: str = "use-multilingual"
     # base and tiny.en hear each clip and pool their n-best lists (speech.Ensemble); "base" alone is faster

@@ -1015,8 +1015,10 @@ def _file_path(value: Any) -> str:
 
 
 def launch_options() -> dict[str, Any]:
-    """Server name/port from GRADIO_SERVER_NAME / GRADIO_SERVER_PORT (default 127.0.0.1:7860), plus the look."""
-    return {"server_name": os.environ.get("GRADIO_SERVER_NAME") or "127.0.0.1",
+    """Server name/port from GRADIO_SERVER_NAME / GRADIO_SERVER_PORT (default 127.0.0.1:7860; on a Hugging
+    Face Space, which sets SPACE_ID, every interface: its proxy must reach the app), plus the look."""
+    host = "0.0.0.0" if os.environ.get("SPACE_ID") else "127.0.0.1"
+    return {"server_name": os.environ.get("GRADIO_SERVER_NAME") or host,
             "server_port": int(os.environ.get("GRADIO_SERVER_PORT") or 7860),
             "theme": gr.themes.Soft(primary_hue="rose", neutral_hue="stone"), "css": CSS, "show_error": True,
             "footer_links": ["api"], "run_history": False}  # privacy: no record of shoppers' requests

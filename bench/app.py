@@ -62,15 +62,20 @@ class App:
     """`python app.py` in a subprocess on its own port; its log goes to a temporary file.
     `env` adds to (or overrides) the inherited environment, e.g. GRADIO_DEFAULT_CONCURRENCY_LIMIT."""
 
-    def __init__(self, port: int | None = None, env: dict[str, str] | None = None, name: str = "bench") -> None:
+    def __init__(self, port: int | None = None, env: dict[str, str] | None = None, name: str = "bench",
+                 root: Path = ROOT, python: str = sys.executable, drop: tuple[str, ...] = ()) -> None:
+        """`root`: the checkout whose app.py runs (its working directory); `python`: the interpreter;
+        `drop`: variables removed from the inherited environment (CATALOG_DIR, say)."""
         port = port or free_port()
         self.url = f"http://127.0.0.1:{port}"
         full = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
                 "GRADIO_ANALYTICS_ENABLED": "False", "ANONYMIZED_TELEMETRY": "False", "PYTHONUNBUFFERED": "1"}
         full.setdefault("HF_HUB_OFFLINE", "1")
         full.update(env or {})
+        for var in drop:
+            full.pop(var, None)
         self.log = tempfile.NamedTemporaryFile("w+", prefix=f"{name}-app-", suffix=".log", delete=False)  # noqa: SIM115
-        self.proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=full, stdout=self.log,
+        self.proc = subprocess.Popen([python, "app.py"], cwd=root, env=full, stdout=self.log,
                                      stderr=subprocess.STDOUT)
 
     @property

@@ -362,9 +362,12 @@ def test_app_import_is_quick_and_does_not_block(tmp_path: Path) -> None:
 def test_launch_options(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("GRADIO_SERVER_NAME", raising=False)
     monkeypatch.delenv("GRADIO_SERVER_PORT", raising=False)
+    monkeypatch.delenv("SPACE_ID", raising=False)
     options = launch_options()
     assert (options["server_name"], options["server_port"]) == ("127.0.0.1", 7860)
     assert options["run_history"] is False and "css" in options
+    monkeypatch.setenv("SPACE_ID", "someone/shopping-assistant")  # on a Hugging Face Space: its proxy must reach us
+    assert launch_options()["server_name"] == "0.0.0.0"
     monkeypatch.setenv("GRADIO_SERVER_NAME", "0.0.0.0")
     monkeypatch.setenv("GRADIO_SERVER_PORT", "7999")
     assert (launch_options()["server_name"], launch_options()["server_port"]) == ("0.0.0.0", 7999)
