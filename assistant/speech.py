@@ -21,7 +21,7 @@ from typing import Protocol
 
 import numpy as np
 
-from .audio import clipped_share, declip, denoiser, normalise_loudness, snr_db, speech_span
+from .audio import denoiser, normalise_loudness, snr_db, speech_span
 from .encoders.base import ModelFileError, packaged_file
 from .errors import InputError
 
@@ -59,7 +59,6 @@ class Listening:
     vad_pad_seconds: float = 0.3
     loudness_dbfs: float = -20.0
     max_gain_db: float = 40.0
-    declip_share: float = 0.002
     denoise_below_snr_db: float = 14.0
     denoise_attenuation_db: float = 100.0
     margin: float = 0.5
@@ -363,11 +362,8 @@ def load_transcriber(name: str, cache_dir: str, threads: int = 2, window_seconds
 
 
 def condition(audio: np.ndarray, listening: Listening) -> np.ndarray | None:
-    """A recording made ready for the recognisers (`assistant.audio`): clipped peaks rebuilt, the words
-    brought to one level, cut from the first word to the last, and a noisy room's background taken out;
-    None when it holds no words."""
-    if listening.declip_share and clipped_share(audio) >= listening.declip_share:
-        audio = declip(audio)
+    """A recording made ready for the recognisers (`assistant.audio`): the words brought to one level, cut
+    from the first word to the last, and a noisy room's background taken out; None when it holds no words."""
     if listening.loudness_dbfs:
         audio = normalise_loudness(audio, listening.loudness_dbfs, listening.max_gain_db)
     if is_silent(audio):
