@@ -1,6 +1,8 @@
 """Speech to text: faster-whisper (CTranslate2, int8 on CPU) from the packaged Whisper base and tiny.en
 weights, any faster-whisper model name where online, or openai-whisper as an optional backend; several
-models can hear the same clip and pool their n-best lists (`base+tiny.en`, the default). Audio is
+models can hear the same clip and pool their n-best lists (`base+tiny.en`, the default), grouped into
+readings whose support gives the transcript's confidence and, when unsure, its alternatives. A clip is
+conditioned first (`assistant.audio`: loudness, VAD span, noise suppression when noisy). Audio is
 decoded in memory with PyAV (no system ffmpeg), never written to disk."""
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Protocol
 
 import numpy as np
 
-from .audio import denoiser, normalise_loudness, snr_db, speech_span
+from .audio import denoiser, frame_levels, normalise_loudness, snr_db, speech_span
 from .encoders.base import ModelFileError, packaged_file
 from .errors import InputError
 
@@ -118,9 +120,7 @@ def is_silent(audio: np.ndarray) -> bool:
     """Too short or too quiet to hold words."""
     if len(audio) < SAMPLE_RATE * 0.3:
         return True
-    frame = SAMPLE_RATE // 50
-    usable = len(audio) // frame * frame
-    rms = np.sqrt(np.mean(audio[:usable].reshape(-1, frame) ** 2, axis=1))
+    rms = frame_levels(audio)
     return float(np.max(rms)) < 0.01 or float(np.mean(rms > 0.02)) < 0.03
 
 
