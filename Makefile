@@ -12,8 +12,8 @@ export HF_HUB_OFFLINE ?= 1
 export GRADIO_ANALYTICS_ENABLED := False
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: run test deps system lint train ingest eval eval-fusion eval-product-fusion bench load bench-scale voices clean \
-        demo-catalog bundle eval-demo bench-start space-resolve space-check
+.PHONY: run test deps system lint train ingest eval eval-rooms eval-fusion eval-product-fusion bench load bench-scale \
+        voices clean demo-catalog bundle eval-demo bench-start space-resolve space-check
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -46,6 +46,19 @@ ingest: deps
 
 eval: deps
 	$(BIN)/python -m assistant eval --queries $(DEV_QUERIES) --catalog $(CATALOG_DIR)
+
+# Held-out voice set: other voices and other requests than the dev voice sets, each heard in eight rooms
+# (clean, noise at 20/10/5 dB SNR, echo, 8 kHz phone line, clipped, quiet with silence around it); made
+# once (seeded) into VOICE_ROOMS, scored per room, charted into assets/voice-rooms.png next to ROOMS_BEFORE.
+VOICE_ROOMS ?= /tmp/voice-rooms
+ROOMS_BEFORE ?= assets/voice-rooms-before.json
+eval-rooms: deps system
+	test -f $(VOICE_ROOMS)/voice.jsonl || $(BIN)/python scripts/make_voice_queries.py --rooms all --seed 17 --only 30 \
+	  --queries $(DEV_QUERIES)/text.jsonl $(DEV_QUERIES)/filter.jsonl --exclude $(DEV_QUERIES)/voice.jsonl \
+	  --voices en-029,en-gb-x-gbclan,en-us-nyc+f3,en-gb-x-gbcwmd+m4 --out $(VOICE_ROOMS)
+	$(BIN)/python -m assistant eval --queries $(VOICE_ROOMS) --catalog $(CATALOG_DIR) --json $(VOICE_ROOMS)/summary.json
+	$(BIN)/python scripts/plot_voice_rooms.py --out assets/voice-rooms.png \
+	  $(if $(wildcard $(ROOMS_BEFORE)),before=$(ROOMS_BEFORE)) after=$(VOICE_ROOMS)/summary.json
 
 # Every fusion strategy x every query kind the fusion issue names (voice is the same for all).
 eval-fusion: deps

@@ -46,6 +46,20 @@ class Settings:
     speech_threads: int = 1
     speech_window_seconds: float = 10.0  # Whisper's encoder window for short requests (30 s = stock Whisper)
     speech_rescore_margin: float = 0.5  # n-best within this (log-prob per token) may win on catalog words
+    speech_vote_temperature: float = 0.2  # hypotheses with the same words pool exp(score / this) (speech.readings)
+    # a clip made ready for the recognisers (speech.condition; 0 turns a step off): Silero VAD keeps the
+    # words and this much around them; the words brought to this loudness (gain at most max_gain);
+    # denoised (DeepFilterNet3) below this SNR
+    speech_vad_threshold: float = 0.2  # 0.5 cut the first word of 8 kHz phone clips (Silero starts late there)
+    speech_vad_pad_seconds: float = 0.3
+    speech_loudness_dbfs: float = -20.0
+    speech_max_gain_db: float = 40.0
+    speech_denoise_below_snr_db: float = 14.0
+    speech_denoise_attenuation_db: float = 100.0
+    # unsure: the chosen reading has less than this share of the pooled support; then readings with at
+    # least alternative_share that lead to other products are offered ("Did you mean …")
+    speech_unsure_below: float = 0.6
+    speech_alternative_share: float = 0.1
     languages: str = "en,zh"  # what shoppers speak; speech language detection picks among these
     chroma_host: str = ""
     chroma_port: int = 8000

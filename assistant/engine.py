@@ -20,7 +20,7 @@ from .fusion import load_fuser, steer
 from .index import Filters, Hit, ProductIndex
 from .photo import PhotoHeads, PhotoReading, read_photo
 from .space import JointSpace
-from .speech import Transcript, load_transcriber, transcribe
+from .speech import Listening, Transcript, load_transcriber, transcribe
 from .understanding import SOFT_FACETS, Understanding, Vocabulary, speech_prompts, speech_words, understand
 
 log = logging.getLogger(__name__)
@@ -128,12 +128,25 @@ class Engine:
         model = load_transcriber(self.settings.speech_model, str(self.settings.cache_path),
                                  self.settings.speech_threads, self.settings.speech_window_seconds)
         return transcribe(bytes(audio), model, self.settings.max_audio_seconds, self.speech_prompts,
-                          tuple(self.settings.languages.split(",")), self.speech_words,
-                          self.settings.speech_rescore_margin, self._names_product)
+                          tuple(self.settings.languages.split(",")), self.speech_words, self._names_product,
+                          self._meaning, self.listening)
 
     def _names_product(self, text: str) -> bool:
         """Whether a request names a product type (what a shopper's request almost always does)."""
         return "article_type" in self.understand(text).facets
+
+    def _meaning(self, text: str) -> tuple:
+        """What a request asks for (facets and prices): two readings with the same meaning find the same products."""
+        u = self.understand(text)
+        return tuple(sorted(u.facets.items())), tuple(sorted(u.excluded.items())), u.min_price, u.max_price
+
+    @property
+    def listening(self) -> Listening:
+        s = self.settings
+        return Listening(s.speech_vad_threshold, s.speech_vad_pad_seconds, s.speech_loudness_dbfs, s.speech_max_gain_db,
+                         s.speech_denoise_below_snr_db, s.speech_denoise_attenuation_db,
+                         s.speech_rescore_margin, s.speech_vote_temperature, s.speech_unsure_below,
+                         s.speech_alternative_share)
 
     def understand(self, text: str) -> Understanding:
         return understand(text, self.vocabulary)

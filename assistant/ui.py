@@ -56,6 +56,7 @@ VOICE_DIR = ASSETS / "voice"
 TEXT_EXAMPLES = ("black heels under 1500 rupees", "blue jeans for men", "red dress for a party",
                  "我想买1000元以下的女士手提包", "男士黑色运动鞋")
 PHOTO_EXAMPLES = 8
+UNSURE = "_I'm not sure I heard you right — tap what you said if it's below._"
 KEPT_PHOTO_SIDE = 512  # the shopper's photo is kept (in memory) at most this big while refining
 
 
@@ -249,7 +250,7 @@ def user_message(text: str = "", photo: bytes | None = None, photo_path: str = "
     shown as typed: markup in them ("<script>", "<img onerror=…>") is escaped, never rendered."""
     parts = []
     if voice is not None:
-        parts.append(f"🎤 “{html.escape(voice, quote=False)}”" if voice else "🎤 voice message")
+        parts.append(f"🎤 I heard: “{html.escape(voice, quote=False)}”" if voice else "🎤 voice message")
     if text:
         parts.append(html.escape(text, quote=False))
     src = ""
@@ -280,6 +281,7 @@ class Reply:
     changed: bool = False  # cards replaced (False: keep the grid as it is)
     transcript: str = ""
     ok: bool = True
+    alternatives: tuple[str, ...] = ()  # other readings of an unsure voice clip, offered as chips
 
 
 class Assistant:
@@ -320,6 +322,7 @@ class Assistant:
         text = (text or "").strip()
         transcript: str | None = None
         language = heard_note = ""
+        alternatives: tuple[str, ...] = ()
         if audio is not None:
             tr = self.engine.transcribe(audio)
             transcript = tr.text.strip()
@@ -329,6 +332,7 @@ class Assistant:
             language = "zh" if tr.language == "zh" else ""
             text = f"{text} {transcript}".strip()
             heard_note = tr.note  # e.g. only the first 30 seconds were used
+            alternatives = tr.alternatives
         user = user_message(text if transcript is None else text.removesuffix(transcript).strip(), photo,
                             photo_path, transcript)
         if not text and photo is None and not photo_path:
@@ -342,7 +346,8 @@ class Assistant:
             s = session.copy()
             s.language = language
             reply = self._follow_up(s, intent, user, transcript or "")
-        return replace(reply, text=f"{reply.text}\n\n_{heard_note}_") if heard_note else reply
+        reply = replace(reply, text=f"{reply.text}\n\n_{heard_note}_") if heard_note else reply
+        return replace(reply, text=f"{reply.text}\n\n{UNSURE}", alternatives=alternatives) if alternatives else reply
 
     def _new(self, text: str, photo: bytes | None, photo_path: str, language: str, user: str, transcript: str) -> Reply:
         kept = shrink_photo(photo) if photo is not None else None
@@ -790,7 +795,9 @@ def build_demo(loader: EngineLoader, title: str = "Shopping assistant") -> gr.Bl
         """Values for [chat, state, grid, chips, min, max, gender, category, colour]."""
         s = reply.session
         if reply.text:
-            history = [*history, {"role": "assistant", "content": reply.text}]
+            history = [*history, {"role": "assistant", "content": reply.text,
+                                  **({"options": [{"label": f"Did you mean: {a}", "value": a} for a in reply.alternatives]}
+                                     if reply.alternatives else {})}]
         if not reply.changed:
             return (history, s, gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip())
         choices, ticked = chip_choices(s.constraints)
@@ -837,6 +844,11 @@ def build_demo(loader: EngineLoader, title: str = "Shopping assistant") -> gr.Bl
         def handler(history: list[dict], session: Session) -> Iterator[tuple]:
             yield from run_turn(history, session, user_message(voice=""), lambda a: a.message(session, audio=clip))
         return handler
+
+    def on_did_you_mean(history: list[dict], session: Session, evt: gr.SelectData) -> Iterator[tuple]:
+        """A "Did you mean: …" chip: that reading of the shopper's clip, asked as if typed."""
+        text = str(evt.value or "").strip()
+        yield from run_turn(history, session, user_message(text), lambda a: a.message(session, text))
 
     def on_photo_example(history: list[dict], session: Session, evt: gr.EventData) -> Iterator[tuple]:
         pid = str((getattr(evt, "_data", None) or {}).get("product") or "")
@@ -930,6 +942,7 @@ def build_demo(loader: EngineLoader, title: str = "Shopping assistant") -> gr.Bl
         result = _api_search(text=tr.text, top_k=max(1, min(int(top_k), 100)))
         payload = api_payload(result, transcript=tr.text, language=tr.language)
         payload["notes"] += [tr.note] if tr.note else []  # e.g. only the first 30 seconds were used
+        payload.update(confidence=tr.confidence, alternatives=list(tr.alternatives))  # other readings when unsure
         return payload
 
     # -- layout -----------------------------------------------------------------------------------
@@ -984,6 +997,7 @@ def build_demo(loader: EngineLoader, title: str = "Shopping assistant") -> gr.Bl
         for button, clip in voice_buttons:
             button.click(example_voice(clip), [chat, session], outs, api_visibility="private")
         photos.click(on_photo_example, [chat, session], outs, api_visibility="private")
+        chat.option_select(on_did_you_mean, [chat, session], outs, api_visibility="private")
         grid.click(on_card, [chat, session], outs, api_visibility="private")
         chips.input(on_chips, [chips, chat, session], outs, api_visibility="private")
         apply.click(on_apply, [min_price, max_price, gender, kind, colour, chat, session], outs, api_visibility="private")

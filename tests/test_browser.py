@@ -7,6 +7,7 @@ deleted. Screenshots go to tests/artifacts/ (gitignored)."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import statistics
 import time
@@ -15,10 +16,13 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
+from conftest import say
 from playwright.sync_api import Page, sync_playwright
 
 from assistant.config import Settings
+from bench import rooms
 from bench.app import App
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,15 +38,15 @@ REPLY_TIMEOUT = 180_000  # ms; generous: CI machines can be busy
 class RunningApp(App):
     """`python app.py` (bench.app.App) over a copy of the slice's model and index, its uploads in `work`."""
 
-    def __init__(self, settings: Settings, work: Path) -> None:
+    def __init__(self, settings: Settings, work: Path, env: dict[str, str] | None = None) -> None:
         self.work = work
         data = work / "data"
         shutil.copytree(settings.data_dir, data)
         self.uploads = work / "uploads"
         self.uploads.mkdir()
         super().__init__(env={"DATA_DIR": str(data), "CATALOG_DIR": str(settings.catalog_dir),
-                              "ASSISTANT_CACHE_DIR": str(settings.cache_path), "GRADIO_TEMP_DIR": str(self.uploads)},
-                         name="test")
+                              "ASSISTANT_CACHE_DIR": str(settings.cache_path), "GRADIO_TEMP_DIR": str(self.uploads),
+                              **(env or {})}, name="test")
 
     def __enter__(self) -> RunningApp:
         try:
@@ -253,3 +257,41 @@ def test_chips_examples_and_reset(page: Page) -> None:
     page.get_by_role("button", name="↺ Start over").click()
     page.wait_for_function("document.querySelectorAll('#sa-chat [data-testid=\"bot\"]').length == 0")
     assert page.locator("#sa-results .sa-empty").count() == 1
+
+
+@pytest.fixture(scope="module")
+def unsure_app(engine, settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
+    """The app set to be unsure of every clip, and to offer any other reading that finds other products."""
+    env = {"ASSISTANT_SPEECH_UNSURE_BELOW": "1.01", "ASSISTANT_SPEECH_ALTERNATIVE_SHARE": "0"}
+    with RunningApp(settings, tmp_path_factory.mktemp("unsure-app"), env) as running:
+        yield running
+
+
+def test_an_unsure_clip_offers_the_other_reading_as_a_chip(browser, unsure_app: RunningApp, tmp_path: Path) -> None:
+    """A noisy "men's grey shirt": the chat says what it heard, and that it is not sure; a "Did you mean"
+    chip under the reply asks for the other reading in one tap, and its products replace the cards."""
+    said = rooms.read_wav(say("men's grey shirt", tmp_path / "said.wav", voice="en-gb-scotland"))
+    clip = rooms.write_wav(tmp_path / "noisy.wav", rooms.mix(said, rooms.coloured_noise("white", 40_000,
+                                                                                          np.random.default_rng(6)), 5))
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.goto(unsure_app.url)
+    page.wait_for_selector(".sa-ex", timeout=180_000)
+    try:
+        reply = attach_and_send(page, clip)
+        said_text = page.locator('#sa-chat [data-testid="user"]').last.inner_text()
+        assert said_text.startswith("🎤 I heard:"), said_text
+        assert "not sure I heard you right" in reply, reply
+        chips = page.get_by_role("button", name=re.compile("^Did you mean: "))
+        assert 1 <= chips.count() <= 2
+        other = chips.first.inner_text().removeprefix("Did you mean: ").strip()
+        assert other.lower() not in said_text.lower()
+        before_cards = [c["id"] for c in cards(page)]
+        shoot(page, "7-did-you-mean")
+        n = bot_count(page)
+        chips.first.click()
+        reply = wait_reply(page, n)
+        assert page.locator('#sa-chat [data-testid="user"]').last.inner_text().strip() == other
+        assert cards(page) and [c["id"] for c in cards(page)] != before_cards, reply
+    finally:
+        context.close()

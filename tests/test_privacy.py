@@ -187,5 +187,5 @@ def test_the_chat_keeps_no_upload_and_logs_none(on_submit: Callable[..., Iterato
     assert any(r.exc_info for r in caplog.records)  # the failure was logged (the capture works)
     logged = caplog.text + "\n".join(repr(r.args) for r in caplog.records)
     printed = capfd.readouterr()
-    words = [heard.removeprefix("🎤").strip(" “”")]
+    words = [heard.removeprefix("🎤 I heard:").strip(" “”")]
     assert s.leaks((logged + printed.out + printed.err).encode(), words) == []

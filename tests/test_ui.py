@@ -238,7 +238,7 @@ def test_cards_escape_text_and_handle_unknown_prices() -> None:
 def test_user_message_shows_voice_and_photo(slice_rows: list[dict]) -> None:
     image = FASHION / slice_rows[0]["image"]
     assert user_message("red dress") == "red dress"
-    assert user_message(voice="blue shirts") == "🎤 “blue shirts”"
+    assert user_message(voice="blue shirts") == "🎤 I heard: “blue shirts”"
     msg = user_message("like this", photo=image.read_bytes())
     assert msg.startswith("like this") and 'src="data:image/jpeg;base64,' in msg
     assert 'src="data:image/' in user_message(photo_path=str(image))
@@ -544,7 +544,7 @@ def test_voice_request_shows_the_transcript(assistant: Assistant) -> None:
     _, clip = next((s, c) for s, c in voice_examples() if "shirts" in s)
     reply = assistant.message(Session(), audio=str(clip))
     assert reply.ok and len(reply.cards) >= 5
-    assert reply.user.startswith("🎤 “") and "shirts" in reply.user.lower()
+    assert reply.user.startswith("🎤 I heard: “") and "shirts" in reply.user.lower()
     assert reply.session.constraints.article_type == ("Shirts",)
 
 
