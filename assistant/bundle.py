@@ -10,7 +10,6 @@ Written by `python -m assistant bundle` (`make bundle`); read by `bootstrap` (th
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -23,17 +22,10 @@ from safetensors.numpy import load_file, save_file
 
 from .catalog import catalog_file
 from .encoders.base import ModelFileError
+from .encoders.base import sha256_file as sha256
 
 log = logging.getLogger(__name__)
 MANIFEST, VECTORS, KEYS, MODEL = "manifest.json", "vectors.safetensors", "vectors.json", "model"
-
-
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def model_files(model_dir: str | Path) -> dict[str, str]:

@@ -88,7 +88,7 @@ class Settings:
     candidate_pool: int = 300
     facet_boost: float = 1.0  # ≥ the similarity spread: products with every asked facet rank first
     photo_facet_boost: float = 0.2  # without photo heads: the boost for sharing what the nearest photos voted
-    photo_facet_weight: float = 0.3  # with photo heads: per facet, times the heads' probability of the product's value
+    photo_facet_weight: float = 0.1  # with photo heads: per facet, times the heads' probability of the product's value
     feedback_weight: float = 0.3  # how far likes / dislikes move a photo search
     photo_exact_margin: float = 0.05
     photo_vote_neighbours: int = 12

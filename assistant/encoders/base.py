@@ -67,7 +67,11 @@ def packaged_file(distribution: str, relative: str, checksum: bool = False) -> P
 
 
 def sha256_file(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    h = hashlib.sha256()
+    with Path(path).open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def _short(error: Exception, limit: int = 160) -> str:
