@@ -323,14 +323,19 @@ class Assistant:
         reply = self._refined(s, new, "", user, transcript, asked=("price",))
         after = reply.session.prices()
         if reply.ok and kind in ("cheaper", "pricier") and before and after:
+            s2 = reply.session
             now = statistics.median(after)
             change = round(abs(before - now) / before * 100)
-            head = ((f"更便宜了：一般 {rupees(now)}，之前 {rupees(before)}（低 {change}%）。" if kind == "cheaper" else
-                     f"更高档：一般 {rupees(now)}，之前 {rupees(before)}（高 {change}%）。") if zh else
-                    (f"Cheaper: typically {rupees(now)} now, down from {rupees(before)} ({change}% less). "
-                     if kind == "cheaper" else
-                     f"Pricier: typically {rupees(now)} now, up from {rupees(before)} ({change}% more). "))
-            reply = replace(reply, text=head + reply.text)
+            what = s2.constraints.describe(s2.language, s2.noun() if zh else s2.noun().lower())
+            if zh:
+                head, way = ("更便宜的", "低") if kind == "cheaper" else ("更高档的", "高")
+                said = f"{head}：一般 {rupees(now)}，之前 {rupees(before)}（{way} {change}%）：{what}。"
+            else:
+                said = (f"Here are {'cheaper' if kind == 'cheaper' else 'pricier'} ones — typically {rupees(now)}, "
+                        f"{'down' if kind == 'cheaper' else 'up'} from {rupees(before)} ({change}% "
+                        f"{'less' if kind == 'cheaper' else 'more'}): {what}.")
+            note = relaxed_note(new, self.feasible(new, keep=("price",))[1], s.language)
+            reply = replace(reply, text=note + said + _notes(reply.text))
         return reply
 
     def _switch(self, s: Session, intent: Intent, text: str, user: str, transcript: str) -> Reply:
@@ -499,6 +504,12 @@ def say_found(s: Session, n: int, text: str, refined: bool = False) -> str:
     if refined:
         return f"Updated — here are {n} {desc or 'results'}."
     return f"Here are {n} {desc}." if desc else f"Here are {n} picks for “{html.escape(text, quote=False)}”."
+
+
+def _notes(text: str) -> str:
+    """The engine's notes at the end of a reply (after a blank line), if any."""
+    _, sep, notes = text.partition("\n\n")
+    return sep + notes if sep else ""
 
 
 def photo_constraints(facets: dict[str, str], negated_colour: bool = False) -> Constraints:

@@ -69,7 +69,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
     from .engine import Engine
 
     dialogues = load_dialogues(args.dialogues)
-    assistant = Assistant(Engine(_settings(args)))
+    assistant = Assistant(Engine(_settings(args)), depth=args.top_k)
     records = []
     out = open(args.out, "w", encoding="utf-8") if args.out != "-" else sys.stdout  # noqa: SIM115
     for d in dialogues:

@@ -53,23 +53,25 @@ def flags(text: str, u: Understanding | None) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class IntentModel:
-    """Softmax regression: logits = [sentence vector, flags] @ W + b."""
+    """A small MLP: probabilities = softmax(relu([sentence vector, flags] @ W1 + b1) @ W2 + b2)."""
 
-    weights: np.ndarray  # (features, acts)
-    bias: np.ndarray  # (acts,)
+    w1: np.ndarray  # (features, hidden)
+    b1: np.ndarray
+    w2: np.ndarray  # (hidden, acts)
+    b2: np.ndarray
     acts: tuple[str, ...] = ACTS
 
     def probabilities(self, vectors: np.ndarray, slot_flags: np.ndarray) -> np.ndarray:
         x = np.concatenate([vectors, slot_flags], axis=1)
-        z = x @ self.weights + self.bias
+        z = np.maximum(x @ self.w1 + self.b1, 0.0) @ self.w2 + self.b2
         z = np.exp(z - z.max(axis=1, keepdims=True))
         return z / z.sum(axis=1, keepdims=True)
 
     def save(self, folder: Path, card: dict) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / "intents.npz"
-        np.savez(path, weights=self.weights.astype(np.float32), bias=self.bias.astype(np.float32),
-                 acts=np.array(self.acts))
+        np.savez(path, w1=self.w1.astype(np.float32), b1=self.b1.astype(np.float32), w2=self.w2.astype(np.float32),
+                 b2=self.b2.astype(np.float32), acts=np.array(self.acts))
         card = {**card, "acts": list(self.acts), "flags": list(FLAGS), "encoder": ENCODER,
                 "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
         (folder / "card.json").write_text(json.dumps(card, indent=1, ensure_ascii=False) + "\n")
@@ -87,9 +89,9 @@ class IntentModel:
             raise ModelFileError(f"{path} does not match the SHA-256 in {card_path.name}; rebuild it with "
                                  "`python -m assistant intents train`")
         with np.load(path) as z:
-            model = cls(z["weights"], z["bias"], tuple(str(a) for a in z["acts"]))
-        if model.weights.shape[0] != 512 + len(FLAGS):
-            raise ModelFileError(f"{path} has {model.weights.shape[0]} features, not {512 + len(FLAGS)}")
+            model = cls(z["w1"], z["b1"], z["w2"], z["b2"], tuple(str(a) for a in z["acts"]))
+        if model.w1.shape[0] != 512 + len(FLAGS):
+            raise ModelFileError(f"{path} has {model.w1.shape[0]} features, not {512 + len(FLAGS)}")
         return model
 
 
@@ -105,23 +107,28 @@ def load_model(folder: str = str(MODEL_DIR)) -> IntentModel:
 
 
 def train_model(vectors: np.ndarray, slot_flags: np.ndarray, labels: Sequence[str], seed: int = 0,
-                epochs: int = 300, weight_decay: float = 1e-4) -> IntentModel:
-    """Full-batch softmax regression (Adam), seeded."""
+                epochs: int = 400, hidden: int = 128, weight_decay: float = 1e-4) -> IntentModel:
+    """Full-batch training (Adam, dropout, classes weighted by their size), seeded."""
     import torch
 
     torch.manual_seed(seed)
     x = torch.tensor(np.concatenate([vectors, slot_flags], axis=1))
     y = torch.tensor([ACTS.index(label) for label in labels])
-    layer = torch.nn.Linear(x.shape[1], len(ACTS))
-    opt = torch.optim.Adam(layer.parameters(), lr=0.05, weight_decay=weight_decay)
+    first, last = torch.nn.Linear(x.shape[1], hidden), torch.nn.Linear(hidden, len(ACTS))
+    net = torch.nn.Sequential(torch.nn.Dropout(0.2), first, torch.nn.ReLU(), torch.nn.Dropout(0.2), last)
+    opt = torch.optim.Adam(net.parameters(), lr=0.01, weight_decay=weight_decay)
     counts = torch.bincount(y, minlength=len(ACTS)).float()
     loss_fn = torch.nn.CrossEntropyLoss(weight=counts.sum() / (counts.clamp(min=1) * len(ACTS)))
     for _ in range(epochs):
         opt.zero_grad()
-        loss = loss_fn(layer(x), y)
+        loss = loss_fn(net(x), y)
         loss.backward()
         opt.step()
-    return IntentModel(layer.weight.detach().numpy().T.copy(), layer.bias.detach().numpy().copy())
+
+    def array(t: torch.Tensor) -> np.ndarray:
+        return t.detach().numpy().copy()
+
+    return IntentModel(array(first.weight.T), array(first.bias), array(last.weight.T), array(last.bias))
 
 
 def accuracy(model: IntentModel, vectors: np.ndarray, slot_flags: np.ndarray, labels: Sequence[str]) -> float:
@@ -220,6 +227,10 @@ this in {colour}
 same but in {colour}
 like this but for {gender}"""),
     "switch": _lines("""
+{type}
+{type} please
+{colour} {type}
+{type} for {who}
 now {type}
 new search: {type}
 {colour} {type} for {gender}

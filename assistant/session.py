@@ -410,7 +410,7 @@ def interpret(message: str, session: Session, understanding: Understanding | Non
     n = amount(message)
     intent = Intent(act, asked, ordinal(message), n, bool(n is not None and RELATIVE.search(message)), words)
     if act == "reset":
-        return Intent("new") if asked.article_type or words else intent
+        return Intent("new") if not asked.is_empty() else intent  # "start over with red shirts"
     if act in ("cap", "floor"):
         if asked.max_price is None and asked.min_price is None and n is None:
             return replace(intent, kind="cheaper" if act == "cap" else "pricier")
