@@ -116,19 +116,20 @@ class Assistant:
         """How many catalog products meet the constraints."""
         return int(c.filters().mask(self.engine.index.columns()).sum())
 
-    def feasible(self, c: Constraints, keep: Sequence[str] = ()) -> tuple[Constraints, list[str]]:
-        """The constraints, or when no product meets them all, the fewest dropped (least important first,
-        never those in `keep`, the ones just asked for) so that some do: (constraints, dropped keys)."""
-        if self.count(c) > 0:
+    def feasible(self, c: Constraints, keep: Sequence[str] = (), minimum: int = 1) -> tuple[Constraints, list[str]]:
+        """The constraints, or when fewer than `minimum` products meet them all, the fewest dropped (least
+        important first, never those in `keep`, the ones just asked for) so that enough do:
+        (constraints, dropped keys)."""
+        if self.count(c) >= minimum:
             return c, []
         keys = [k for k in RELAX_ORDER if k in c.active_keys() and k not in keep]
         for k in keys:
-            if self.count(c.drop([k])) > 0:
+            if self.count(c.drop([k])) >= minimum:
                 return c.drop([k]), [k]
         dropped: list[str] = []
         for k in [*keys, *(k for k in RELAX_ORDER if k in c.active_keys() and k not in keys)]:
             c, dropped = c.drop([k]), [*dropped, k]
-            if self.count(c) > 0:
+            if self.count(c) >= minimum:
                 break
         return c, dropped
 
@@ -211,7 +212,9 @@ class Assistant:
                 r"colou?r", u.negative_text))).merge(asked)
         s.subject = " ".join(content_words(u, self.engine.understand)) if u else ""
         s.settled = True
-        c, dropped = self.feasible(asked, keep=("article_type",))
+        # what a photo shows is a guess: enough products for a page, else its least sure parts go (colour first)
+        words = Constraints.from_understanding(u).active_keys() if s.photo_facets else ("article_type",)
+        c, dropped = self.feasible(asked, keep=words, minimum=self.page_size if s.photo_facets else 1)
         s.constraints = c
         kept_hits = [h for h in result.hits if c.admits(h.product)]
         if len(kept_hits) < min(self.page_size, self.count(c)):
@@ -220,7 +223,8 @@ class Assistant:
             result = replace(result, hits=kept_hits[: self.depth])
         s = self._show(s, result)
         text_out = say_found(s, len(s.shown), text)
-        return self._reply(s, relaxed_note(asked, dropped, s.language) + text_out, result, user, transcript)
+        said = [k for k in dropped if k in Constraints.from_understanding(u).active_keys()]  # not a photo's guess
+        return self._reply(s, relaxed_note(asked, said, s.language) + text_out, result, user, transcript)
 
     def _follow_up(self, s: Session, intent: Intent, text: str, user: str, transcript: str) -> Reply:
         zh = s.language == "zh"

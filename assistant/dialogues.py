@@ -138,7 +138,7 @@ def score_turns(dialogue: dict, record: dict | None, products: dict[str, Product
                 p10 = 0.0
         empty = not top and n_match >= TOP
         result = results[i] if i < len(results) else None
-        rows.append({"did": dialogue["did"], "lang": dialogue.get("lang", "en"),
+        rows.append({"did": dialogue["did"], "turn": i, "lang": dialogue.get("lang", "en"),
                      "intents": _as_list(expect.get("intents", expect.get("intent", []))),
                      "p@10": p10, "success": p10 >= SUCCESS_P and not empty, "empty": empty,
                      "latency_ms": (result or {}).get("latency_ms"),

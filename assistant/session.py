@@ -415,8 +415,8 @@ def interpret(message: str, session: Session, understanding: Understanding | Non
         if asked.max_price is None and asked.min_price is None and n is None:
             return replace(intent, kind="cheaper" if act == "cap" else "pricier")
         return intent
-    if act == "switch" and not (asked.article_type or words):
-        return replace(intent, kind="refine")  # nothing new to switch to: a change of the current request
+    if act == "switch" and not asked.article_type:
+        return replace(intent, kind="refine")  # no new kind of product named: a change of the current request
     if act in ("more", "back") and asked.without_price() != Constraints():
         return replace(intent, kind="refine")  # "more in blue"
     return intent
