@@ -6,14 +6,16 @@ BIN := $(VENV)/bin
 SHARED := $(abspath ../shared)
 CATALOG_DIR ?= $(if $(wildcard $(SHARED)/datasets/fashion/products.jsonl),$(SHARED)/datasets/fashion,catalog/demo)
 DEV_QUERIES ?= $(SHARED)/eval/fashion-dev
+DEV_DIALOGUES ?= $(SHARED)/eval/fashion-dev-dialogues/dialogues.jsonl
+HELDOUT_DIALOGUES ?= eval/dialogues-heldout/dialogues.jsonl
 DATA_DIR ?= data
 export CATALOG_DIR DATA_DIR
 export HF_HUB_OFFLINE ?= 1
 export GRADIO_ANALYTICS_ENABLED := False
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: run test deps system lint train ingest eval eval-rooms eval-fusion eval-product-fusion bench load bench-scale \
-        voices clean demo-catalog bundle eval-demo bench-start space-resolve space-check
+.PHONY: run test deps system lint train ingest eval eval-dialogues intents eval-rooms eval-fusion eval-product-fusion \
+        bench load bench-scale voices clean demo-catalog bundle eval-demo bench-start space-resolve space-check
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -46,6 +48,20 @@ ingest: deps
 
 eval: deps
 	$(BIN)/python -m assistant eval --queries $(DEV_QUERIES) --catalog $(CATALOG_DIR)
+	$(MAKE) --no-print-directory eval-dialogues
+
+# Multi-turn dialogues played through the app's conversation, scored as ../shared/tools/score_dialogues.py:
+# the dev dialogues, then our held-out ones (other wordings; never tuned on).
+eval-dialogues: deps
+	$(BIN)/python -m assistant chat --dialogues $(DEV_DIALOGUES) --out $(DATA_DIR)/dialogues-dev.jsonl --catalog $(CATALOG_DIR)
+	$(BIN)/python -m assistant chat --dialogues $(HELDOUT_DIALOGUES) --out $(DATA_DIR)/dialogues-heldout.jsonl \
+	  --catalog $(CATALOG_DIR)
+
+# The follow-up intent model (assets/models/intents): seeded, from generated paraphrases; measured on
+# eval/intents-heldout.jsonl.
+intents: deps
+	$(BIN)/python -m assistant intents train --catalog $(CATALOG_DIR)
+	$(BIN)/python -m assistant intents eval --catalog $(CATALOG_DIR)
 
 # Held-out voice set: other voices and other requests than the dev voice sets, each heard in eight rooms
 # (clean, noise at 20/10/5 dB SNR, echo, 8 kHz phone line, clipped, quiet with silence around it); made

@@ -1,4 +1,4 @@
-"""Command line: train, ingest, search, eval (the contract the product is evaluated by)."""
+"""Command line: train, ingest, search, eval, chat (the contract the product is evaluated by)."""
 
 from __future__ import annotations
 
@@ -78,6 +78,60 @@ def cmd_search(args: argparse.Namespace) -> int:
         out.close()
     errors = sum(1 for line in lines if "error" in line)
     print(f"{len(lines)} queries answered, {errors} with an error", file=sys.stderr)
+    return 0
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    from .catalog import read_catalog
+    from .chat import Assistant
+    from .dialogues import load_dialogues, play, score, table
+    from .engine import Engine
+
+    dialogues = load_dialogues(args.dialogues)
+    assistant = Assistant(Engine(_settings(args)), depth=args.top_k)
+    records = []
+    out = open(args.out, "w", encoding="utf-8") if args.out != "-" else sys.stdout  # noqa: SIM115
+    for d in dialogues:
+        records.append(play(assistant, d, args.top_k))
+        out.write(json.dumps(records[-1], ensure_ascii=False) + "\n")
+        out.flush()
+    if out is not sys.stdout:
+        out.close()
+    errors = sum(1 for r in records for t in r["turns"] if "error" in t)
+    print(f"{len(records)} dialogues played, {sum(len(r['turns']) for r in records)} turns, {errors} with an error",
+          file=sys.stderr)
+    if args.catalog:
+        products = {p.id: p for c in args.catalog for p in read_catalog(c).products}
+        summary = score(dialogues, records, products)
+        print(table(summary))
+        if args.json:
+            Path(args.json).write_text(json.dumps(summary, indent=1, ensure_ascii=False))
+    return 0
+
+
+def cmd_intents(args: argparse.Namespace) -> int:
+    from .catalog import FACETS, read_catalog
+    from .intents import IntentModel, fit, read_labelled, report, use_encoder
+    from .understanding import Vocabulary, understand
+
+    catalog = read_catalog(args.catalog or _settings(args).catalog_dir)
+    values: dict[str, dict[str, int]] = {f: {} for f in FACETS}
+    for p in catalog.products:
+        for f in FACETS:
+            if getattr(p, f):
+                values[f][getattr(p, f)] = values[f].get(getattr(p, f), 0) + 1
+    heldout = Path(args.heldout) if args.heldout else None
+    if args.action == "train":
+        model, card = fit(values, heldout, args.seed)
+        card["command"] = f"python -m assistant intents train --seed {args.seed}"
+        model.save(Path(args.out), card)
+        print(json.dumps(card))
+        return 0
+    if heldout is None:
+        raise SystemExit("intents eval needs --heldout FILE")
+    vocab = Vocabulary(values)
+    print(report(IntentModel.load(Path(args.out)), read_labelled(heldout), use_encoder().encode_text,
+                 lambda text: understand(text, vocab)))
     return 0
 
 
@@ -201,6 +255,28 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--plot", default=None, help="with --fusion all: save a bar chart (PNG) here")
     e.add_argument("--json", default=None, help="also write the summary as JSON here")
     e.set_defaults(func=cmd_eval)
+
+    c = sub.add_parser("chat", help="play multi-turn dialogues (JSONL) through the chat into a results file")
+    c.add_argument("--model", default=None)
+    c.add_argument("--index", default=None)
+    c.add_argument("--dialogues", required=True, help="dialogues JSONL (turns: text / image / audio, paths relative to it)")
+    c.add_argument("--out", default="-", help="results JSONL, one line per dialogue (default stdout)")
+    c.add_argument("--top-k", type=int, default=50, help="ids kept per turn")
+    c.add_argument("--catalog", action="append", default=None,
+                   help="catalog(s): score the dialogues' expectations and print the table")
+    c.add_argument("--json", default=None, help="with --catalog: also write the scores (per turn too) as JSON here")
+    c.set_defaults(func=cmd_chat)
+
+    from .intents import MODEL_DIR
+
+    n = sub.add_parser("intents", help="the follow-up intent model: train it (seeded) or measure it on labelled messages")
+    n.add_argument("action", choices=["train", "eval"])
+    n.add_argument("--catalog", default=None, help="catalog whose facet values the slot flags are read with")
+    n.add_argument("--out", default=str(MODEL_DIR), help=f"model folder (default {MODEL_DIR})")
+    n.add_argument("--heldout", default=str(Path(__file__).resolve().parent.parent / "eval" / "intents-heldout.jsonl"),
+                   help="labelled messages ({text, act} JSONL) the model never trains on")
+    n.add_argument("--seed", type=int, default=0)
+    n.set_defaults(func=cmd_intents)
 
     from .hf_import import add_catalog_commands
 

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields, replace
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from .index import Filters
 
@@ -24,7 +24,6 @@ if TYPE_CHECKING:
     from .understanding import Understanding
 
 PAGE_SIZE = 12
-IntentKind = Literal["new", "refine", "cheaper", "pricier", "more", "similar", "not_brand"]
 
 # ---------------------------------------------------------------------------------------------------
 # constraints: what the shopper asked for, shown as chips and applied as hard filters
@@ -96,6 +95,19 @@ class Constraints:
 
     def is_empty(self) -> bool:
         return self == Constraints()
+
+    def without_price(self) -> Constraints:
+        return replace(self, min_price=None, max_price=None)
+
+    def active_keys(self) -> list[str]:
+        """The chip keys this sets ("price", "colour" …)."""
+        return [key for _, key in self.chips()]
+
+    def drop(self, keys: Iterable[str]) -> Constraints:
+        """Without the given chips ("colour" also lifts a colour exclusion, "brand" a brand exclusion)."""
+        keys = set(keys)
+        keys |= {f"exclude_{k}" for k in ("brand", "colour") if k in keys}
+        return self.keep(k for k in CHIP_ORDER if k not in keys)
 
     def merge(self, newer: Constraints) -> Constraints:
         """`newer` wins field by field (a new colour replaces the old one); exclusions add up."""
@@ -202,19 +214,28 @@ class Constraints:
         return " ".join(parts).lower()
 
     def describe(self, language: str = "en", noun: str = "") -> str:
-        """A short phrase for replies: "women's black heels under ₹1,500" (`noun` when no category is set)."""
-        kinds = self.article_type[:1] or ((noun,) if noun else ())
+        """What is understood, in a few plain words: "women's black handbags under ₹1,000, Nike only"
+        (`noun` when no category is set). Every chip is in it, so the chips and the reply always agree."""
+        kinds = self.article_type or ((noun,) if noun else ())
         if language == "zh":
-            text = "".join(zh_name(v[0]) for v in (self.gender[:1], self.colour[:1], kinds) if v)
-            if self.max_price is not None:
+            usage = "".join(zh_name(u) for u in self.usage[:1])
+            text = "".join(zh_name(v[0]) for v in (self.gender[:1], self.colour[:1]) if v) + usage
+            text += "或".join(zh_name(k) for k in kinds) or "商品"
+            if self.min_price is not None and self.max_price is not None:
+                text += f"（{rupees(self.min_price)}–{rupees(self.max_price)}）"
+            elif self.max_price is not None:
                 text += f"（{rupees(self.max_price)} 以下）"
             elif self.min_price is not None:
                 text += f"（{rupees(self.min_price)} 以上）"
-            return text
+            extra = [f"只要{'/'.join(self.brand)}"] if self.brand else []
+            extra += [f"不要{'/'.join(self.exclude_brand)}"] if self.exclude_brand else []
+            extra += [f"不要{'/'.join(zh_name(c) for c in self.exclude_colour)}"] if self.exclude_colour else []
+            return "，".join([text, *extra])
         who = {"Men": "men's", "Women": "women's", "Boys": "boys'", "Girls": "girls'", "Unisex": "unisex"}
         gender = next((who[g] for g in self.gender if g in who and g != "Unisex"), "")
-        words = [gender, *(c.lower() for c in self.colour[:1]), *(u.lower() for u in self.usage[:1]),
-                 *self.brand[:1], *(t.lower() for t in kinds)]
+        gender = gender or ("unisex" if self.gender else "")
+        words = [gender, " or ".join(c.lower() for c in self.colour), " / ".join(u.lower() for u in self.usage),
+                 " or ".join(t.lower() for t in kinds) or ("products" if not self.is_empty() else "")]
         text = " ".join(w for w in words if w)
         if self.min_price is not None and self.max_price is not None:
             text += f" between {rupees(self.min_price)} and {rupees(self.max_price)}"
@@ -222,8 +243,12 @@ class Constraints:
             text += f" under {rupees(self.max_price)}"
         elif self.min_price is not None:
             text += f" over {rupees(self.min_price)}"
+        if self.brand:
+            text += f", {' or '.join(self.brand)} only"
         if self.exclude_brand:
             text += f", not {' or '.join(self.exclude_brand)}"
+        if self.exclude_colour:
+            text += f", not {' or '.join(c.lower() for c in self.exclude_colour)}"
         return text.strip()
 
 
@@ -266,6 +291,8 @@ class Session:
     likes: list[str] = field(default_factory=list)
     dislikes: list[str] = field(default_factory=list)
     page: int = 0
+    ranked: list[str] = field(default_factory=list)  # ids best first: the cards on screen, then the next ones
+    history: list[Session] = field(default_factory=list, repr=False)  # earlier states, for "go back"
 
     @property
     def active(self) -> bool:
@@ -273,16 +300,17 @@ class Session:
 
     def copy(self) -> Session:
         return replace(self, photo_facets=dict(self.photo_facets), shown=list(self.shown), seen_ids=list(self.seen_ids),
-                       likes=list(self.likes), dislikes=list(self.dislikes))
-
-    def photo_words(self) -> str:
-        """What the photo shows, in words ("men navy blue shirts")."""
-        f = self.photo_facets
-        return " ".join(f.get(k, "") for k in ("gender", "base_colour", "article_type") if f.get(k)).lower()
+                       likes=list(self.likes), dislikes=list(self.dislikes), ranked=list(self.ranked),
+                       history=list(self.history))
 
     def noun(self) -> str:
         """What kind of product this request is about when no category chip says it."""
         return self.photo_facets.get("article_type", "")
+
+    def ranked_ids(self) -> list[str]:
+        """The ids on screen, then those that would come next, best first."""
+        shown = [p["id"] for p in self.shown]
+        return shown + [i for i in self.ranked if i not in set(shown)]
 
     def prices(self) -> list[float]:
         return [p["sale_price"] for p in self.shown if p.get("sale_price") is not None]
@@ -295,45 +323,36 @@ ORDINALS = {"first": 0, "1st": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2, "
             "5th": 4, "sixth": 5, "6th": 5, "seventh": 6, "7th": 6, "eighth": 7, "8th": 7, "ninth": 8, "9th": 8,
             "tenth": 9, "10th": 9, "eleventh": 10, "11th": 10, "twelfth": 11, "12th": 11, "last": -1}
 ZH_ORDINALS = {"一": 0, "二": 1, "两": 1, "三": 2, "四": 3, "五": 4, "六": 5, "七": 6, "八": 7, "九": 8, "十": 9}
-_REF = r"(?:the\s+)?(?:#\s*\d+|no\.?\s*\d+|number\s+\d+|\d+(?:st|nd|rd|th)?|" + "|".join(ORDINALS) + \
-    r"|this|that|it|these|those|them)(?:\s+ones?)?"
-SIMILAR = re.compile(r"\b(?:more|something|anything|others?|items?|ones?|show\s+me)?\s*"
-                     rf"(?:like|similar\s+to|closer\s+to)\s+{_REF}\b"
-                     r"|(?:像|类似|相似|和|跟)第?[一二两三四五六七八九十\d]+(?:个|件|款)",
-                     re.I)
-NOT_BRAND = re.compile(r"\b(?:not|no|without|hate|don'?t\s+like|dislike)\s+"
-                       r"(?:this|that|the\s+same|these|those|its|their)\s+brands?\b"
-                       r"|\b(?:other|different|another)\s+brands?\b|\bsame\s+brand\b.*\bno\b"
-                       r"|(?:不要|不喜欢|换)(?:这个|这|那个|别的|个|一个)?(?:牌子|品牌)|(?:别的|其他)(?:牌子|品牌)", re.I)
-MORE = re.compile(r"^\s*(?:(?:please\s+)?(?:show|give|see|load)\s+(?:me\s+)?)?(?:some\s+)?more"
-                  r"(?:\s+(?:please|results|options|products|items))?"
-                  r"(?:\s+please)?\s*[.!]*\s*$|^\s*next(?:\s+page)?\s*[.!]*\s*$|^\s*keep\s+going\b|\bnext\s+page\b|"
-                  r"^\s*(?:更多|再来一些|再看看|下一页|还有吗|还有别的吗|换一批)\s*[。！!]*\s*$", re.I)
-CHEAPER = re.compile(r"\bcheaper\b|\bless\s+expensive\b|\blower\s+price|\bmore\s+affordable\b|\bcheap(?:er)?\s+ones?\b"
-                     r"|\btoo\s+(?:expensive|pricey|costly)\b|便宜|太贵|实惠", re.I)
-PRICIER = re.compile(r"\bmore\s+expensive\b|\bpricier\b|\bpremium\b|\bhigher[\s-]end\b|\bfancier\b|贵一点|更贵|高档|高端", re.I)
-NEW_TOPIC = re.compile(r"^\s*(?:new\s+search|start\s+over|something\s+else|forget\s+(?:it|that)|instead)\b"
-                       r"|^\s*(?:换个话题|重新开始|重新找|换个东西)", re.I)
+RELATIVE = re.compile(r"\b(?:by|add|plus|extra|another|more)\b|加|增加|多|减少|减|少|降低", re.I)
 _FILLER_WORDS = """a an the and or but for in on with of to at by from as is are be it its them they those these this that
 i i'm im me my we you your please pls show see find get give want need would like love could can do does have has got
 any anything some something ones one only just also instead too either now then maybe prefer rather kind sort style
 version versions option options colour color shade same what about how ok okay yes thanks thank well so make it's
 less than more under below over above rupees rupee rs inr bucks price priced within upto up budget cost costing
-not no without other different brand brands actually really very bit little lot
-要 想 买 的 一些 一点 有 吗 呢 吧 给 我 看看 看 换成 换 成 改 颜色 款 只 请 帮 找 一下 还 也 再 是 啊 呀 了 些 个 件"""
+not no without other different brand brands actually really very bit little lot thing things stuff exact look
+they're their there they're gift present buying shopping wear wearing hmm great cool next let's lets
+要 想 买 的 一些 一点 有 吗 呢 吧 给 我 看看 看 换成 换 成 改 颜色 款 只 请 帮 找 一下 还 也 再 是
+啊 呀 了 些 个 件 现在 但是 这个 像 同样"""
 FILLER = frozenset(_FILLER_WORDS.split())
 CJK = re.compile(r"[\u3400-\u9fff]")
+NUMBER = re.compile(r"(\d[\d,]*(?:\.\d+)?)\s*(k\b)?", re.I)
 
 
 @dataclass(frozen=True)
 class Intent:
-    kind: IntentKind
+    """What a message does: `kind` is an act of `intents.ACTS` ("cheaper", "drop_colour" …) or "new"; the
+    constraints are those the message itself names; `amount` a number it gives ("by 500", "to 3000")."""
+
+    kind: str
     constraints: Constraints = field(default_factory=Constraints)
-    ordinal: int = 0  # the card referred to (0-based; -1 is the last)
+    ordinal: int | None = None  # the card referred to (0-based; -1 is the last), if any
+    amount: float | None = None
+    relative: bool = False  # the amount is a change ("by 500"), not a new value ("to 3000")
+    words: tuple[str, ...] = ()  # words that are neither a constraint nor filler ("with pockets")
 
 
-def ordinal(message: str) -> int:
-    """Which card a message points at: "the second one" → 1, "#3" → 2, "第二个" → 1, "the last" → -1."""
+def ordinal(message: str) -> int | None:
+    """Which card a message points at: "the second one" → 1, "#3" → 2, "第二个" → 1, "the last" → -1; None: none."""
     m = re.search(r"第\s*([一二两三四五六七八九十]|\d+)\s*(?:个|件|款)?", message)
     if m:
         g = m.group(1)
@@ -341,14 +360,25 @@ def ordinal(message: str) -> int:
     if "最后" in message:
         return -1
     low = message.lower()
-    m = re.search(r"(?:#|no\.?|number)\s*(\d+)", low) or re.search(r"\b(\d+)(?:st|nd|rd|th)\b", low) \
+    m = re.search(r"(?:#|\bno\.?|\bnumber)\s*(\d+)", low) or re.search(r"\b(\d+)(?:st|nd|rd|th)\b", low) \
         or re.search(r"\b(?:like|to)\s+(?:the\s+)?(\d+)\b", low)
     if m:
         return max(int(m.group(1)) - 1, 0)
     for word, n in ORDINALS.items():
         if re.search(rf"\b{word}\b", low):
             return n
-    return 0
+    return None
+
+
+def amount(message: str) -> float | None:
+    """The first number in a message ("1.5k" → 1500; Chinese numerals read too)."""
+    from .understanding import zh_numerals
+
+    m = NUMBER.search(zh_numerals(message) if CJK.search(message) else message)
+    if not m:
+        return None
+    value = float(m.group(1).replace(",", ""))
+    return value * 1000 if m.group(2) else value
 
 
 def content_words(u: Understanding, understand: Callable[[str], Understanding]) -> list[str]:
@@ -369,34 +399,27 @@ def content_words(u: Understanding, understand: Callable[[str], Understanding]) 
     return words
 
 
-def interpret(message: str, session: Session, understanding: Understanding | None,
+def interpret(message: str, session: Session, understanding: Understanding | None, act: str,
               understand: Callable[[str], Understanding], new_photo: bool = False) -> Intent:
-    """Decide what a message does to the current request."""
+    """What a message does to the current request, given the act the intent model recognised in it and the
+    slots the understanding found: a message with nothing to refine yet (or a new photo) is a new request."""
     if new_photo or not session.active or not message.strip():
         return Intent("new")
-    text = message.strip()
-    if NEW_TOPIC.search(text):
-        return Intent("new")
     asked = Constraints.from_understanding(understanding)
-    if SIMILAR.search(text):
-        return Intent("similar", ordinal=ordinal(text))
-    if NOT_BRAND.search(text):
-        return Intent("not_brand", asked, ordinal=ordinal(text))
-    if MORE.search(text):
-        return Intent("more")
-    if CHEAPER.search(text):
-        return Intent("cheaper", replace(asked, max_price=None, min_price=None))
-    if PRICIER.search(text):
-        return Intent("pricier", replace(asked, max_price=None, min_price=None))
-    if understanding is None:
-        return Intent("new")
-    if asked.article_type and not set(asked.article_type) & set(session.constraints.article_type):
-        return Intent("new")  # another kind of product
-    if content_words(understanding, understand):
-        return Intent("new")
-    if asked.is_empty():
-        return Intent("new")
-    return Intent("refine", asked)
+    words = tuple(content_words(understanding, understand)) if understanding else ()
+    n = amount(message)
+    intent = Intent(act, asked, ordinal(message), n, bool(n is not None and RELATIVE.search(message)), words)
+    if act == "reset":
+        return Intent("new") if not asked.is_empty() else intent  # "start over with red shirts"
+    if act in ("cap", "floor"):
+        if asked.max_price is None and asked.min_price is None and n is None:
+            return replace(intent, kind="cheaper" if act == "cap" else "pricier")
+        return intent
+    if act == "switch" and not asked.article_type:
+        return replace(intent, kind="refine")  # no new kind of product named: a change of the current request
+    if act in ("more", "back") and asked.without_price() != Constraints():
+        return replace(intent, kind="refine")  # "more in blue"
+    return intent
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -423,17 +446,17 @@ class SearchCall:
 
 def search_call(session: Session, exclude_ids: Sequence[str] = (), page_size: int = PAGE_SIZE) -> SearchCall:
     """First search of a request: the engine reads the words itself. Later searches: the chips are the
-    constraints (hard filters) and the words are the request's subject plus the chips in words."""
+    constraints (hard filters); the words are the request's subject plus the chips in words, or, with a
+    photo, only its subject: the photo says what it looks like and the filters what must differ."""
     image: bytes | str | None = session.photo if session.photo is not None else (session.photo_path or None)
     exclude = tuple(dict.fromkeys([*exclude_ids, *session.dislikes]))
     likes, dislikes = tuple(session.likes), tuple(session.dislikes)
     if not session.settled:
         return SearchCall(session.text or None, image, Filters(exclude_ids=exclude), page_size, likes, dislikes)
-    words = " ".join(w for w in (session.constraints.words(), session.subject) if w).strip()
-    if not words and image is None:
-        words = session.text  # every chip removed: search the request's own words, unconstrained
-    if not words and image is not None and (likes or dislikes):
-        words = session.photo_words()  # likes steer the photo + words search
+    if image is not None:
+        words = session.subject
+    else:
+        words = " ".join(w for w in (session.constraints.words(), session.subject) if w).strip() or session.text
     return SearchCall(words or None, image, session.constraints.filters(exclude), page_size, likes, dislikes,
                       use_understanding=False)
 

@@ -16,11 +16,9 @@ import io
 import logging
 import mimetypes
 import os
-import re
 import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,24 +26,13 @@ from typing import TYPE_CHECKING, Any
 import gradio as gr
 from gradio.data_classes import FileData
 
+from . import chat
+from .chat import Reply, pretty_reason
 from .config import Settings
 from .encoders.base import ModelFileError
 from .errors import InputError
 from .index import IndexUnavailable
-from .session import (
-    PAGE_SIZE,
-    Constraints,
-    Intent,
-    Session,
-    cheaper_limit,
-    content_words,
-    interpret,
-    pricier_floor,
-    resolve,
-    rupees,
-    search_call,
-    summarize,
-)
+from .session import PAGE_SIZE, Constraints, Session, rupees, summarize
 
 if TYPE_CHECKING:
     from .engine import Engine, SearchResult
@@ -56,8 +43,6 @@ VOICE_DIR = ASSETS / "voice"
 TEXT_EXAMPLES = ("black heels under 1500 rupees", "blue jeans for men", "red dress for a party",
                  "我想买1000元以下的女士手提包", "男士黑色运动鞋")
 PHOTO_EXAMPLES = 8
-UNSURE = "_I'm not sure I heard you right — tap what you said if it's below._"
-KEPT_PHOTO_SIDE = 512  # the shopper's photo is kept (in memory) at most this big while refining
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -108,17 +93,6 @@ def is_audio(path: str | Path, data: bytes = b"") -> bool:
             return True
     kind = mimetypes.guess_type(str(path))[0] or ""
     return kind.startswith(("audio/", "video/")) or Path(path).suffix.lower() in AUDIO_SUFFIXES
-
-
-def shrink_photo(data: bytes, side: int = KEPT_PHOTO_SIDE) -> bytes:
-    """A shopper's photo as a small JPEG (what is kept in memory while the request is refined)."""
-    from .catalog import decode_image
-
-    im = decode_image(data)
-    im.thumbnail((side, side))
-    out = io.BytesIO()
-    im.save(out, "JPEG", quality=90)
-    return out.getvalue()
 
 
 def photo_data_uri(data: bytes, side: int = 240) -> str:
@@ -181,15 +155,6 @@ def _price_html(p: dict) -> str:
 def discount(p: dict) -> int:
     sale, price = p.get("sale_price"), p.get("price")
     return round((price - sale) / price * 100) if sale is not None and price and sale < price else 0
-
-
-REASON = re.compile(r"^(?:gender|article type|category|colour|base colour|usage|occasion|brand):\s*(.+)$", re.I)
-
-
-def pretty_reason(reason: str) -> str:
-    """"article type: Heels" → "Heels" (the card's checklist shows values; other reasons stay as they are)."""
-    m = REASON.match(reason.strip())
-    return m.group(1) if m else reason
 
 
 def card_html(p: dict, n: int, liked: bool = False, disliked: bool = False) -> str:
@@ -266,271 +231,10 @@ def user_message(text: str = "", photo: bytes | None = None, photo_path: str = "
     return "\n\n".join(parts) or "…"
 
 
-# ---------------------------------------------------------------------------------------------------
-# the conversation
-# ---------------------------------------------------------------------------------------------------
-@dataclass
-class Reply:
-    """The outcome of one turn: the new state, the assistant's words, and the cards on screen."""
+class Assistant(chat.Assistant):
+    """The conversation (`assistant.chat`), with the shopper's turns shown as chat messages."""
 
-    session: Session
-    text: str
-    user: str = ""  # the shopper's turn as shown in the chat ("" keeps what the UI already shows)
-    cards: list[dict] = field(default_factory=list)
-    heading: str = ""
-    changed: bool = False  # cards replaced (False: keep the grid as it is)
-    transcript: str = ""
-    ok: bool = True
-    alternatives: tuple[str, ...] = ()  # other readings of an unsure voice clip, offered as chips
-
-
-class Assistant:
-    """Turns a shopper's messages and clicks into searches and replies."""
-
-    def __init__(self, engine: Engine, page_size: int = PAGE_SIZE) -> None:
-        self.engine = engine
-        self.page_size = page_size
-
-    # -- helpers ------------------------------------------------------------------------------
-    def _search(self, session: Session, exclude_ids: Sequence[str] = ()) -> SearchResult:
-        """Once the chips are the constraints, every card shown meets all of them (a few extra are
-        asked for, so that products dropped here still leave a full page)."""
-        if not session.settled:
-            return self.engine.search(**search_call(session, exclude_ids, self.page_size).kwargs())
-        call = search_call(session, exclude_ids, self.page_size * 2)
-        result = self.engine.search(**call.kwargs())
-        kept = [h for h in result.hits if session.constraints.admits(h.product)][: self.page_size]
-        return replace(result, hits=kept)
-
-    @staticmethod
-    def _show(session: Session, result: SearchResult, append_seen: bool = False) -> Session:
-        s = session.copy()
-        s.shown = [summarize(h.id, h.product, h.score, why(s, h.product, h.reasons)) for h in result.hits]
-        s.seen_ids = [*s.seen_ids, *(p["id"] for p in s.shown)] if append_seen else [p["id"] for p in s.shown]
-        return s
-
-    def _reply(self, s: Session, text: str, result: SearchResult | None, user: str = "", transcript: str = "") -> Reply:
-        notes = [n for n in (result.notes if result else []) if n]
-        if notes:
-            text += "\n\n" + " ".join(f"_{n}_" for n in notes)
-        return Reply(s, text, user=user, cards=list(s.shown), heading=heading(s), changed=True, transcript=transcript)
-
-    # -- turns --------------------------------------------------------------------------------
-    def message(self, session: Session, text: str = "", photo: bytes | None = None, photo_path: str = "",
-                audio: bytes | str | Path | None = None) -> Reply:
-        """A chat message: words and/or a photo (bytes, or a catalog photo path) and/or a voice clip."""
-        text = (text or "").strip()
-        transcript: str | None = None
-        language = heard_note = ""
-        alternatives: tuple[str, ...] = ()
-        if audio is not None:
-            tr = self.engine.transcribe(audio)
-            transcript = tr.text.strip()
-            if not transcript:
-                note = tr.note or "Sorry, I didn't catch that. Could you say it again?"
-                return Reply(session, note, user=user_message(text, photo, photo_path, ""), ok=False)
-            language = "zh" if tr.language == "zh" else ""
-            text = f"{text} {transcript}".strip()
-            heard_note = tr.note  # e.g. only the first 30 seconds were used
-            alternatives = tr.alternatives
-        user = user_message(text if transcript is None else text.removesuffix(transcript).strip(), photo,
-                            photo_path, transcript)
-        if not text and photo is None and not photo_path:
-            return Reply(session, "Tell me what you're looking for, add a photo, or record your voice.", user=user, ok=False)
-        u = self.engine.understand(text) if text else None
-        language = language or (u.language if u else session.language)
-        intent = interpret(text, session, u, self.engine.understand, new_photo=photo is not None or bool(photo_path))
-        if intent.kind == "new":
-            reply = self._new(text, photo, photo_path, language, user, transcript or "")
-        else:
-            s = session.copy()
-            s.language = language
-            reply = self._follow_up(s, intent, user, transcript or "")
-        reply = replace(reply, text=f"{reply.text}\n\n_{heard_note}_") if heard_note else reply
-        return replace(reply, text=f"{reply.text}\n\n{UNSURE}", alternatives=alternatives) if alternatives else reply
-
-    def _new(self, text: str, photo: bytes | None, photo_path: str, language: str, user: str, transcript: str) -> Reply:
-        kept = shrink_photo(photo) if photo is not None else None
-        s = Session(text=text, photo=kept, photo_path=photo_path if kept is None else "", language=language)
-        result = self._search(s)
-        s.constraints = Constraints.from_understanding(result.understanding)
-        s.subject = " ".join(content_words(result.understanding, self.engine.understand)) if result.understanding else ""
-        s.settled = True
-        s.photo_description = result.photo_description()
-        s.photo_facets = dict(result.photo_facets)
-        s = self._show(s, result)
-        return self._reply(s, say_found(s, len(result.hits), text), result, user, transcript)
-
-    def _follow_up(self, s: Session, intent: Intent, user: str, transcript: str) -> Reply:
-        zh = s.language == "zh"
-        c = s.constraints
-        if intent.kind == "more":
-            result = self._search(s, exclude_ids=s.seen_ids)
-            if not result.hits:
-                return Reply(s, "没有更多了。" if zh else "That's everything I have for this request.", user=user, ok=False)
-            s = self._show(s, result, append_seen=True)
-            s.page += 1
-            n = len(result.hits)
-            return self._reply(s, f"再给你 {n} 件。" if zh else f"Here are {n} more.", result, user, transcript)
-        if intent.kind == "similar":
-            target = resolve(s, intent.ordinal)
-            if target is None:
-                return Reply(s, "Which one? Say “more like the second one”.", user=user, ok=False)
-            return self._similar(s, target, user, transcript)
-        if intent.kind == "not_brand":
-            target = resolve(s, intent.ordinal)
-            brands = intent.constraints.exclude_brand or ((target["brand"],) if target and target.get("brand") else ())
-            if not brands:
-                return Reply(s, "I don't know the brand of that one.", user=user, ok=False)
-            new = c.merge(replace(intent.constraints, exclude_brand=tuple(brands)))
-            names = " / ".join(brands)
-            text = (f"好的，不要 {names} 了。" if zh else f"OK, no more {names}.")
-            return self._refined(s, new, text, user, transcript)
-        if intent.kind in ("cheaper", "pricier"):
-            prices = s.prices()
-            if not prices:
-                return Reply(s, "I don't know the prices of these, sorry.", user=user, ok=False)
-            if intent.kind == "cheaper":
-                limit = cheaper_limit(prices)
-                floor_ok = c.min_price is not None and limit is not None and c.min_price < limit
-                new = replace(c.merge(intent.constraints), max_price=limit, min_price=c.min_price if floor_ok else None)
-                text = (f"这些更便宜，都在 {rupees(limit)} 以下。" if zh else
-                        f"Here are cheaper options, all under {rupees(limit)}.")
-            else:
-                floor = pricier_floor(prices)
-                new = replace(c.merge(intent.constraints), min_price=floor, max_price=None)
-                text = f"这些价位更高，{rupees(floor)} 起。" if zh else f"Here are pricier options, from {rupees(floor)} up."
-            return self._refined(s, new, text, user, transcript)
-        new = c.merge(intent.constraints)
-        return self._refined(s, new, "", user, transcript)
-
-    def _refined(self, s: Session, constraints: Constraints, text: str, user: str = "", transcript: str = "") -> Reply:
-        """Search again under changed constraints; with nothing found, keep the previous state."""
-        candidate = s.copy()
-        candidate.constraints = constraints
-        candidate.settled = True
-        result = self._search(candidate)
-        if not result.hits:
-            what = constraints.describe(s.language, s.noun())
-            msg = (f"没有找到符合条件的商品（{what}），保留了之前的结果。" if s.language == "zh" else
-                   f"I couldn't find anything for {what or 'that'} — your previous results are still shown. "
-                   "Try removing a filter.")
-            return Reply(s, msg, user=user, transcript=transcript, ok=False)
-        candidate = self._show(candidate, result)
-        candidate.page = 0
-        text = text or say_found(candidate, len(result.hits), "", refined=True)
-        return self._reply(candidate, text, result, user, transcript)
-
-    def _similar(self, s: Session, target: dict, user: str = "", transcript: str = "") -> Reply:
-        n = next((i + 1 for i, p in enumerate(s.shown) if p["id"] == target["id"]), 0)
-        candidate = s.copy()
-        candidate.photo, candidate.photo_path, candidate.subject = None, target["image"], ""
-        result = self._search(candidate, exclude_ids=(target["id"],))
-        if not result.hits:
-            return Reply(s, "I couldn't find anything similar with these filters.", user=user, ok=False)
-        candidate = self._show(candidate, result)
-        title = target["title"]
-        text = (f"这些和第 {n} 件（{title}）相似。" if s.language == "zh" else f"Here are more like #{n}, “{title}”.")
-        return self._reply(candidate, text, result, user, transcript)
-
-    # -- clicks -------------------------------------------------------------------------------
-    def card_action(self, session: Session, action: str, product_id: str) -> Reply:
-        """👍 / 👎 / "Similar" on a card."""
-        target = next((p for p in session.shown if p["id"] == product_id), None)
-        if target is None:
-            return Reply(session, "That product is no longer on screen.", ok=False)
-        n = next(i + 1 for i, p in enumerate(session.shown) if p["id"] == product_id)
-        if action == "similar":
-            return replace(self._similar(session.copy(), target), user=f"Similar to #{n}")
-        s = session.copy()
-        zh = s.language == "zh"
-        if action == "like":
-            s.likes = [*(i for i in s.likes if i != product_id), product_id]
-            s.dislikes = [i for i in s.dislikes if i != product_id]
-            text = (f"👍 收到，会多推荐类似“{target['title']}”的商品。" if zh else
-                    f"👍 Noted — showing more like “{target['title']}”.")
-        elif action == "dislike":
-            s.dislikes = [*(i for i in s.dislikes if i != product_id), product_id]
-            s.likes = [i for i in s.likes if i != product_id]
-            text = f"👎 好的，少推荐类似“{target['title']}”的。" if zh else f"👎 Got it — fewer like “{target['title']}”."
-        else:
-            return Reply(session, "Unknown action.", ok=False)
-        user = f"{'👍' if action == 'like' else '👎'} #{n} {target['title']}"
-        result = self._search(s)
-        if not result.hits:
-            return Reply(s, text, user=user, ok=True)
-        s = self._show(s, result)
-        return self._reply(s, text, result, user=user)
-
-    def set_chips(self, session: Session, keys: Sequence[str]) -> Reply:
-        """Unticked chips remove their constraints."""
-        if not session.active:
-            return Reply(session, "", ok=False)
-        new = session.constraints.keep(keys)
-        removed = ", ".join(label for label, key in session.constraints.chips() if key not in keys)
-        text = "" if not removed else f"已移除：{removed}。" if session.language == "zh" else f"Removed {removed}."
-        return self._refined(session.copy(), new, text, user=f"✕ {removed}" if removed else "")
-
-    def set_filters(self, session: Session, min_price: float | None, max_price: float | None,
-                    gender: Sequence[str], article_type: Sequence[str], colour: Sequence[str]) -> Reply:
-        """The filter panel's values replace price, gender, category and colour."""
-        if not session.active:
-            return Reply(session, "Tell me what you're looking for first, then narrow it down here.", ok=False)
-        lo = float(min_price) if min_price not in (None, "") and float(min_price) > 0 else None
-        hi = float(max_price) if max_price not in (None, "") and float(max_price) > 0 else None
-        if lo is not None and hi is not None and lo > hi:
-            lo, hi = hi, lo
-        genders = tuple(gender)
-        if genders and "Unisex" not in genders and {"Men", "Women"} & set(genders):
-            genders = (*genders, "Unisex")
-        new = replace(session.constraints, min_price=lo, max_price=hi, gender=genders,
-                      article_type=tuple(article_type), colour=tuple(colour))
-        shown = ", ".join(label for label, _ in new.chips()) or "no filters"
-        return self._refined(session.copy(), new, "", user=f"Filters: {shown}")
-
-    def reset(self) -> Session:
-        return Session()
-
-
-GENERIC_REASONS = ("close to your words",)
-
-
-def why(s: Session, product: dict, reasons: Sequence[str]) -> list[str]:
-    """Why a card matched: the engine's reasons, plus (once the chips are the constraints) the chips it meets."""
-    if not s.settled or s.constraints.is_empty():
-        return list(reasons)
-    out = s.constraints.reasons(product)
-    seen = {pretty_reason(r).lower() for r in out}
-    out += [r for r in reasons if r not in GENERIC_REASONS and pretty_reason(r).lower() not in seen]
-    return out
-
-
-def heading(s: Session) -> str:
-    what = s.constraints.describe("en", s.noun().lower()) if not s.constraints.is_empty() else ""
-    base = f"{len(s.shown)} results"
-    if s.photo_description:
-        base += f" · photo {s.photo_description}"
-    return base + (f" · {what}" if what else "")
-
-
-def say_found(s: Session, n: int, text: str, refined: bool = False) -> str:
-    """The assistant's sentence for a (new or refined) search, in the shopper's language."""
-    desc = s.constraints.describe(s.language, s.noun().lower() if s.language != "zh" else s.noun())
-    zh = s.language == "zh"
-    if n == 0:
-        return ("没有找到相关商品，试试换个说法或放宽价格。" if zh else
-                "I couldn't find anything for that. Try other words or a wider price range.")
-    if s.photo_description and not refined:
-        desc = s.constraints.describe(s.language)
-        seen = f"照片识别：{s.photo_description}。" if zh else f"Your photo {s.photo_description}."
-        more = (f"为你找到 {n} 件相似商品" + (f"（{desc}）" if desc else "") + "。") if zh else \
-            (f" Here are {n} similar products" + (f" — {desc}" if desc else "") + ".")
-        return seen + more
-    if zh:
-        return f"为你找到 {n} 件商品" + (f"：{desc}" if desc else "") + "。"
-    if refined:
-        return f"Updated — here are {n} {desc or 'results'}."
-    return f"Here are {n} {desc}." if desc else f"Here are {n} picks for “{html.escape(text, quote=False)}”."
+    show_user = staticmethod(user_message)
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -19,18 +19,25 @@ STOPWORDS = {"a", "an", "the", "and", "or", "for", "in", "on", "with", "of", "to
              "one", "ones", "please", "image", "basics", "genesis", "police", "id", "w", "doodle", "facit"}
 _NUM = r"(\d[\d,]*(?:\.\d+)?)\s*(k)?"
 _CUR = r"(?:rs\.?|inr|₹|rupees?|rupee|bucks)?"
+_NOT = r"\b(?:nothing|not|no|never|none|won'?t|don'?t|do not|will not|shouldn'?t)\b"
+_GAP = (r"(?:\s+(?:anything|something|show|showing|me|go|going|to|pay|paying|want|spend|spending|priced|costing|that|"
+        r"costs?|items?|ones?|i|can|please|any|products?|things?|stuff|a|an|the|one))*\s+")
 PRICE_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("range", re.compile(rf"(?:between|from)\s*{_CUR}\s*{_NUM}\s*{_CUR}\s*(?:and|to|-|–)\s*{_CUR}\s*{_NUM}\s*{_CUR}", re.I)),
     ("range", re.compile(rf"{_CUR}\s*{_NUM}\s*{_CUR}\s*(?:-|–|to)\s*{_CUR}\s*{_NUM}\s*(?:rs\.?|inr|₹|rupees?)", re.I)),
     ("range", re.compile(rf"(?:₹|rs\.?|inr)\s*{_NUM}\s*(?:-|–|to)\s*(?:₹|rs\.?|inr)\s*{_NUM}", re.I)),
     ("range", re.compile(r"(\d+)\s*(千)?\s*(?:元|块)?\s*(?:到|至|-|~)\s*(\d+)\s*(千)?\s*(?:元|块)")),
+    # a refused comparison is the other limit: "nothing above 400" is a cap, "nothing under 500" a floor
+    ("max", re.compile(rf"{_NOT}{_GAP}(?:above|over|more than|pricier than|past|beyond|exceed(?:ing)?)\s*"
+                       rf"{_CUR}\s*{_NUM}\s*{_CUR}", re.I)),
+    ("min", re.compile(rf"{_NOT}{_GAP}(?:below|under|less than|cheaper than)\s*{_CUR}\s*{_NUM}\s*{_CUR}", re.I)),
     ("max", re.compile(rf"(?:under|below|less than|cheaper than|within|up\s*to|upto|max(?:imum)?|at most|"
                        rf"not more than|no more than|not over|budget(?:\s+(?:of|is))?|<|≤)\s*{_CUR}\s*{_NUM}\s*{_CUR}", re.I)),
     ("max", re.compile(rf"{_CUR}\s*{_NUM}\s*{_CUR}\s*(?:or less|and under|and below|max)", re.I)),
-    ("max", re.compile(r"(?:低于|不超过|不到|少于|小于|预算)\s*(\d+)\s*(千)?\s*(?:元|块)?")),
+    ("max", re.compile(r"(?:低于|不超过|不要超过|别超过|不能超过|不到|少于|小于|最多|顶多|预算)\s*(\d+)\s*(千)?\s*(?:元|块)?")),
     ("max", re.compile(r"(\d+)\s*(千)?\s*(?:元|块)?\s*(?:以下|以内|之内|左右以内)")),
     ("min", re.compile(rf"(?:over|above|more than|at least|min(?:imum)?|costlier than|>|≥)\s*{_CUR}\s*{_NUM}\s*{_CUR}", re.I)),
-    ("min", re.compile(r"(?:高于|超过|至少|不低于)\s*(\d+)\s*(千)?\s*(?:元|块)?")),
+    ("min", re.compile(r"(?:高于|超过|至少|最少|起码|不低于|不要低于|不能低于)\s*(\d+)\s*(千)?\s*(?:元|块)?")),
     ("min", re.compile(r"(\d+)\s*(千)?\s*(?:元|块)?\s*以上")),
 ]
 ZH_DIGITS = {"零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}

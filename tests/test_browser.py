@@ -295,3 +295,48 @@ def test_an_unsure_clip_offers_the_other_reading_as_a_chip(browser, unsure_app: 
         assert cards(page) and [c["id"] for c in cards(page)] != before_cards, reply
     finally:
         context.close()
+def chip_labels(pg: Page) -> list[str]:
+    return pg.locator("#sa-chips label").all_inner_texts()
+
+
+def test_a_multi_turn_session_in_words_a_photo_and_voice(page: Page, app: RunningApp, slice_rows: list[dict],
+                                                         tmp_path: Path) -> None:
+    """One conversation: words, a follow-up in other words, a budget the shopper's way, a photo with a change,
+    then a spoken follow-up. Each reply says what is now understood, and the chips always match it."""
+    from conftest import say
+
+    kind, gender = top_pair(slice_rows)
+    ask(page, f"{kind} for {gender.lower()}")
+    first = cards(page)
+    assert first and all(c["type"] == kind for c in first)
+
+    reply = ask(page, "hmm, the colour doesn't matter, show me a few more")
+    assert cards(page) and all(c["type"] == kind for c in cards(page)), reply
+    cap = int(sorted(c["price"] for c in first)[len(first) // 2])
+    reply = ask(page, f"nothing above {cap}")
+    shown = cards(page)
+    assert shown and all(c["price"] <= cap and c["type"] == kind for c in shown), reply
+    assert f"under ₹{cap:,}" in reply and any(f"Price: under ₹{cap:,}" in t for t in chip_labels(page))
+    assert any(f"Category: {kind}" in t for t in chip_labels(page)) and kind.lower() in reply.lower()
+    shoot(page, "7-dialogue-words")
+
+    row = next(r for r in slice_rows if r["article_type"] == kind and r["gender"] == gender)
+    other = next(c for c, _ in Counter(r["base_colour"] for r in slice_rows
+                                       if r["article_type"] == kind and r["gender"] == gender).most_common()
+                 if c != row["base_colour"])
+    reply = attach_and_send(page, FASHION / row["image"], f"like this but in {other.lower()}")
+    shown = cards(page)
+    assert "looks like" in reply and shown and all(c["colour"] == other for c in shown), reply
+    assert any(f"Colour: {other}" in t for t in chip_labels(page)) and other.lower() in reply.lower()
+    shoot(page, "8-dialogue-photo")
+
+    clip = say("something cheaper", tmp_path / "cheaper.wav")
+    before = statistics.median(c["price"] for c in shown)
+    reply = attach_and_send(page, clip)
+    said = page.locator('#sa-chat [data-testid="user"]').last.inner_text()
+    assert said.startswith("🎤") and "cheaper" in said.lower(), said
+    cheaper = cards(page)
+    assert "cheaper" in reply and cheaper and all(c["price"] < before and c["colour"] == other for c in cheaper), reply
+    assert any("Price: under ₹" in t for t in chip_labels(page))
+    assert uploaded_files(app) == []
+    shoot(page, "9-dialogue-voice")

@@ -210,3 +210,38 @@ def test_help_names_every_command() -> None:
     assert proc.returncode == 0
     for command in ("train", "ingest", "search", "eval"):
         assert command in proc.stdout
+
+
+def test_chat_plays_dialogues_and_prints_the_scorers_table(cli_index: Path, settings: Settings, slice_rows: list[dict],
+                                                           slice_catalog: Path, tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """`chat` plays each dialogue in a fresh session (media relative to the file) and writes one line per dialogue
+    with, per turn, the results (best first, up to --top-k), the reply and the latency; with --catalog it prints
+    the dialogue scorer's table."""
+    row = next(r for r in slice_rows if r["gender"] == "Men")
+    (tmp_path / "media").mkdir()
+    shutil.copyfile(FASHION / row["image"], tmp_path / "media" / "photo.jpg")
+    say("something cheaper", tmp_path / "media" / "cheaper.wav")
+    kind = row["article_type"]
+    men = {"gender": ["Men", "Unisex"], "article_type": [kind]}
+    dialogues = [
+        {"did": "d1", "lang": "en", "turns": [{"text": f"{kind} for men"}, {"text": "show me more"}],
+         "expect": [{"must": men, "intents": ["start"]}, {"must": {**men, "not_ids_from_turn": 0}, "intents": ["more"]}]},
+        {"did": "d2", "lang": "en", "turns": [{"image": "media/photo.jpg"}, {"audio": "media/cheaper.wav"}],
+         "expect": [{"must": {"article_type": [kind]}, "intents": ["photo"]},
+                    {"must": {"article_type": [kind], "cheaper_than_turn": 0}, "intents": ["price", "voice"]}]},
+    ]
+    path = tmp_path / "dialogues.jsonl"
+    path.write_text("".join(json.dumps(d) + "\n" for d in dialogues))
+    out = tmp_path / "results.jsonl"
+    capsys.readouterr()
+    assert main(["chat", "--model", str(settings.model_path), "--index", str(cli_index), "--dialogues", str(path),
+                 "--out", str(out), "--top-k", "20", "--catalog", str(slice_catalog)]) == 0
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [line["did"] for line in lines] == ["d1", "d2"]
+    for line in lines:
+        assert len(line["turns"]) == 2
+        for turn in line["turns"]:
+            assert 0 < len(turn["results"]) <= 20 and turn["reply"] and turn["latency_ms"] > 0 and "error" not in turn
+    printed = capsys.readouterr().out
+    assert printed.startswith("dialogues 2  turns 4  missing dialogues 0") and "intent" in printed and "voice" in printed

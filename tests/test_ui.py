@@ -1,10 +1,12 @@
 """The shopping chat without a browser: follow-up logic (cheaper, in blue, for women, show more, not this
-brand, more like #2, new topic, reset), likes and dislikes, chips → filters, card rendering, privacy of
-uploads, the background engine loader and the app module's start-up."""
+brand, more like #2, new topic, reset, and every other follow-up act in English and Chinese), likes and
+dislikes, chips → filters, card rendering, privacy of uploads, the background engine loader and the app
+module's start-up."""
 
 from __future__ import annotations
 
 import ast
+import json
 import os
 import statistics
 import subprocess
@@ -22,11 +24,11 @@ from assistant.session import (
     Constraints,
     Session,
     cheaper_limit,
-    interpret,
     ordinal,
     rupees,
     search_call,
     summarize,
+    zh_name,
 )
 from assistant.ui import (
     EMPTY_GRID,
@@ -85,48 +87,6 @@ def test_rupees() -> None:
     assert rupees(None) == "—" and rupees(-1) == "—"
 
 
-def test_interpret_follow_ups() -> None:
-    s = settled()
-    kind = lambda text: interpret(text, s, u(text) if text else None, u).kind  # noqa: E731
-    assert kind("cheaper") == "cheaper"
-    assert kind("something cheaper please") == "cheaper"
-    assert kind("便宜一点") == "cheaper"
-    assert kind("more expensive ones") == "pricier"
-    assert kind("in blue") == "refine"
-    assert kind("for women") == "refine"
-    assert kind("under 2000") == "refine"
-    assert kind("heels in red") == "refine"
-    assert kind("not nike") == "refine"
-    assert kind("show more") == "more"
-    assert kind("more") == "more"
-    assert kind("下一页") == "more"
-    assert kind("more like the second one") == "similar"
-    assert kind("something similar to #3") == "similar"
-    assert kind("更像第二个") == "similar"
-    assert kind("not this brand") == "not_brand"
-    assert kind("other brands please") == "not_brand"
-    assert kind("换个牌子") == "not_brand"
-    # clearly new requests
-    assert kind("red dress") == "new"
-    assert kind("a watch") == "new"
-    assert kind("new search: shirts") == "new"
-    # nothing to refine yet, or a new photo: always new
-    assert interpret("cheaper", Session(), u("cheaper"), u).kind == "new"
-    assert interpret("in blue", s, u("in blue"), u, new_photo=True).kind == "new"
-
-
-def test_interpret_carries_what_the_follow_up_asks() -> None:
-    s = settled()
-    refine = interpret("in blue", s, u("in blue"), u)
-    assert refine.constraints.colour == ("Blue",)
-    women = interpret("for women", s, u("for women"), u)
-    assert women.constraints.gender == ("Women", "Unisex")
-    not_nike = interpret("not nike", s, u("not nike"), u)
-    assert not_nike.constraints.exclude_brand == ("Nike",)
-    cheaper_blue = interpret("cheaper in blue", s, u("cheaper in blue"), u)
-    assert cheaper_blue.kind == "cheaper" and cheaper_blue.constraints.colour == ("Blue",)
-
-
 def test_ordinals() -> None:
     assert ordinal("more like the second one") == 1
     assert ordinal("like #3") == 2
@@ -135,7 +95,7 @@ def test_ordinals() -> None:
     assert ordinal("more like the last one") == -1
     assert ordinal("更像第二个") == 1
     assert ordinal("像第3个") == 2
-    assert ordinal("not this brand") == 0
+    assert ordinal("not this brand") is None
 
 
 def test_constraints_merge_chips_filters() -> None:
@@ -160,7 +120,9 @@ def test_constraints_merge_chips_filters() -> None:
                         exclude_brand=("Puma",), exclude_ids=("1", "2"))
     assert c.words() == "women black heels"
     assert c.describe() == "women's black heels under ₹1,500, not Puma"
-    assert c.describe("zh") == "女士黑色高跟鞋（₹1,500 以下）"
+    assert c.describe("zh") == "女士黑色高跟鞋（₹1,500 以下），不要Puma"
+    assert Constraints(gender=("Women", "Unisex"), colour=("Black",), article_type=("Handbags",), max_price=1000,
+                       brand=("Nike",)).describe() == "women's black handbags under ₹1,000, Nike only"
     assert c.admits({"sale_price": 999.0, "gender": "Women", "article_type": "Heels", "base_colour": "Black", "brand": "Inc 5"})
     assert not c.admits({"sale_price": 1999.0, "gender": "Women", "article_type": "Heels", "base_colour": "Black"})
     assert not c.admits({"sale_price": 999.0, "gender": "Women", "article_type": "Heels", "base_colour": "Black",
@@ -556,7 +518,7 @@ def test_silence_and_chinese(assistant: Assistant) -> None:
     assert zh.session.constraints.max_price == 1000
     assert all(p["sale_price"] <= 1000 for p in zh.cards)
     cheaper = assistant.message(zh.session, "便宜一点")
-    assert cheaper.text.startswith("这些更便宜") or cheaper.text.startswith("没有找到")
+    assert cheaper.text.startswith("更便宜的") or cheaper.text.startswith("没有找到")
 
 
 def test_the_api_runs_one_search_in_words_and_one_photo_or_voice_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -565,3 +527,119 @@ def test_the_api_runs_one_search_in_words_and_one_photo_or_voice_at_a_time(monke
     monkeypatch.setenv("ASSISTANT_TEXT_CONCURRENCY", "3")  # more cores: more at once, from the settings
     monkeypatch.setenv("ASSISTANT_MEDIA_CONCURRENCY", "2")
     assert api_concurrency()["search_text"] == ("api-text", 3) and api_concurrency()["search_voice"] == ("api-media", 2)
+
+
+# ------------------------------------------------------------------------------------------------
+# every follow-up act, English and Chinese, on the real slice
+# ------------------------------------------------------------------------------------------------
+def start(assistant: Assistant, slice_rows: list[dict], zh: bool = False) -> tuple[Reply, str, str]:
+    """A first request for the slice's most common (type, gender): (reply, type, gender)."""
+    (kind, gender), = top(slice_rows, lambda r: (r["article_type"], r["gender"]))
+    words = {"Men": "男士", "Women": "女士"}
+    if zh:
+        first = assistant.message(Session(), f"{words.get(gender, '')}{zh_name(kind)}")
+    else:
+        first = assistant.message(Session(), f"{kind} for {gender.lower()}")
+    assert first.ok and first.session.constraints.article_type == (kind,)
+    return first, kind, gender
+
+
+@pytest.mark.parametrize("zh", [False, True])
+def test_colour_then_any_colour_then_a_cap(assistant: Assistant, slice_rows: list[dict], zh: bool) -> None:
+    first, kind, gender = start(assistant, slice_rows, zh)
+    colour = top([r for r in slice_rows if r["article_type"] == kind and r["gender"] == gender], lambda r: r["base_colour"])[0]
+    coloured = assistant.message(first.session, f"要{zh_name(colour)}的" if zh else f"do you have {colour.lower()} ones")
+    assert coloured.session.constraints.colour == (colour,) and all(p["base_colour"] == colour for p in coloured.cards)
+    anyc = assistant.message(coloured.session, "什么颜色都可以" if zh else "I don't mind what colour")
+    assert anyc.ok and anyc.session.constraints.colour == () and anyc.session.constraints.article_type == (kind,)
+    cap = sorted(p["sale_price"] for p in anyc.cards)[len(anyc.cards) // 2]
+    capped = assistant.message(anyc.session, f"不要超过{int(cap)}元" if zh else f"nothing above {int(cap)}")
+    assert capped.ok and capped.session.constraints.max_price == int(cap) and capped.session.constraints.min_price is None
+    assert all(p["sale_price"] <= cap and p["article_type"] == kind for p in capped.cards)
+    assert rupees(int(cap)) in capped.text  # the reply says what is now understood, as the chips do
+    assert (zh_name(kind) if zh else kind.lower()) in capped.text.lower()
+
+
+@pytest.mark.parametrize("zh", [False, True])
+def test_floor_budget_up_and_down(assistant: Assistant, slice_rows: list[dict], zh: bool) -> None:
+    first, kind, _ = start(assistant, slice_rows, zh)
+    floor = sorted(p["sale_price"] for p in first.cards)[len(first.cards) // 2]
+    floored = assistant.message(first.session, f"至少{int(floor)}元" if zh else f"at least {int(floor)} rupees")
+    assert floored.ok and floored.session.constraints.min_price == int(floor)
+    assert all(p["sale_price"] >= floor for p in floored.cards)
+    capped = assistant.message(first.session, "2000元以下" if zh else "under 2000")
+    down = assistant.message(capped.session, "预算减少500" if zh else "lower my budget by 500")
+    assert down.session.constraints.max_price == 1500
+    up = assistant.message(down.session, "预算提高到3000" if zh else "raise my budget to 3000")
+    assert up.session.constraints.max_price == 3000 and up.session.constraints.article_type == (kind,)
+    free = assistant.message(up.session, "价格无所谓" if zh else "forget the budget")
+    assert free.session.constraints.max_price is None and free.session.constraints.article_type == (kind,)
+
+
+@pytest.mark.parametrize("zh", [False, True])
+def test_exclude_one_go_back_and_start_over(assistant: Assistant, slice_rows: list[dict], zh: bool) -> None:
+    first, _, _ = start(assistant, slice_rows, zh)
+    third = first.cards[2]["id"]
+    gone = assistant.message(first.session, "不要第三个" if zh else "I don't want the third one")
+    assert gone.ok and third not in {p["id"] for p in gone.cards} and third in gone.session.dislikes
+    cheaper = assistant.message(gone.session, "便宜一点" if zh else "cheaper")
+    assert cheaper.ok and cheaper.session.constraints.max_price is not None
+    back = assistant.message(cheaper.session, "回到上一步" if zh else "go back")
+    assert back.ok and back.session.constraints.max_price is None
+    assert [p["id"] for p in back.cards] == [p["id"] for p in gone.cards]
+    fresh = assistant.message(back.session, "重新开始" if zh else "start over")
+    assert fresh.session == Session(language=fresh.session.language) and not fresh.cards
+
+
+@pytest.mark.parametrize("zh", [False, True])
+def test_a_new_subject_keeps_who_it_is_for_and_drops_the_rest(assistant: Assistant, slice_rows: list[dict],
+                                                              zh: bool) -> None:
+    first, kind, gender = start(assistant, slice_rows, zh)
+    capped = assistant.message(first.session, "3000元以下" if zh else "under 3000")
+    other = next(k for k in top([r for r in slice_rows if r["gender"] == gender], lambda r: r["article_type"], 5)
+                 if k != kind and sum(r["article_type"] == k and r["gender"] in (gender, "Unisex") for r in slice_rows) >= 12)
+    switched = assistant.message(capped.session, f"现在给我看看{zh_name(other)}" if zh else f"now show me {other.lower()}")
+    c = switched.session.constraints
+    assert switched.ok and c.article_type == (other,) and c.max_price is None and gender in c.gender
+    assert all(p["article_type"] == other for p in switched.cards)
+
+
+def test_an_impossible_facet_is_relaxed_and_stays_relaxed(assistant: Assistant, slice_rows: list[dict]) -> None:
+    """Nothing in the catalog meets every asked facet: the reply says what was left out, the chips show what is
+    kept, and the next turn refines that (never an empty answer while the catalog has matches)."""
+    kinds = {r["article_type"] for r in slice_rows}
+    colours = Counter(r["base_colour"] for r in slice_rows)
+    kind = top(slice_rows, lambda r: r["article_type"])[0]
+    missing = next(c for c, _ in colours.most_common() if not any(r["article_type"] == kind and r["base_colour"] == c
+                                                                  for r in slice_rows))
+    first = assistant.message(Session(), f"{missing.lower()} {kind}")
+    assert first.ok and first.cards and "left out the colour" in first.text
+    assert first.session.constraints.colour == () and first.session.constraints.article_type == (kind,)
+    cheaper = assistant.message(first.session, "cheaper")
+    assert cheaper.ok and cheaper.cards and all(p["article_type"] == kind for p in cheaper.cards)
+    assert kinds  # the slice has more than one kind
+
+
+def test_the_dialogue_benchmark_plays_the_app_conversation(assistant: Assistant, slice_rows: list[dict],
+                                                           tmp_path: Path) -> None:
+    """`dialogues.play` drives the same Assistant: one line per dialogue, results best first (the cards on
+    screen first), a reply and a latency per turn; a photo path relative to the file."""
+    from assistant.dialogues import load_dialogues, play
+
+    triple = top(slice_rows, lambda r: (r["article_type"], r["gender"], r["base_colour"]))[0]
+    row = next(r for r in slice_rows if (r["article_type"], r["gender"], r["base_colour"]) == triple)
+    (tmp_path / "media").mkdir()
+    (tmp_path / "media" / "p.jpg").write_bytes((FASHION / row["image"]).read_bytes())
+    (tmp_path / "d.jsonl").write_text(json.dumps({"did": "d1", "turns": [
+        {"image": "media/p.jpg"}, {"text": "show me more"}, {"text": "cheaper"}]}) + "\n")
+    d = load_dialogues(tmp_path / "d.jsonl")[0]
+    line = play(Assistant(assistant.engine, depth=30), d, top_k=30)
+    assert line["did"] == "d1" and len(line["turns"]) == 3
+    first, more, cheaper = line["turns"]
+    assert len(first["results"]) > 5 and first["reply"].startswith("Your photo looks like")
+    assert all(t["latency_ms"] > 0 and "error" not in t for t in line["turns"])
+    if len(first["results"]) > 12:  # a next page exists: none of the first page again
+        assert more["results"] and not set(more["results"][:12]) & set(first["results"][:12])
+    else:
+        assert more["reply"].startswith("That's everything") and more["results"] == first["results"]
+    assert cheaper["reply"].startswith("Here are cheaper ones")
