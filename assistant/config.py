@@ -75,7 +75,7 @@ class Settings:
     seed: int = 0
     # photo heads (assistant.photo): trained on the catalog's photos, shopper-style views and real photos
     real_photos_dir: str = field(default_factory=_default_real_photos)
-    photo_views: int = 4000  # catalog products seen once more as a shopper would photograph them
+    photo_views: int = 1500  # catalog products seen once more as a shopper would photograph them
     photo_view_surfaces: int = 400  # real photos whose corners serve as surfaces for those views
     photo_epochs: int = 30
     photo_min_examples: int = 5  # a facet value needs this many training photos to be predicted

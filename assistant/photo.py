@@ -29,6 +29,7 @@ class ItemSettings:
     side: int = 96  # the mask is found on a copy this size (longest side)
     border: float = 0.04  # the frame, as a share of the longest side, taken to be background
     colours: int = 3  # background colours modelled from the frame (a bed and a floor, a wall and a shadow)
+    least_background: float = 0.2  # a frame colour covering less than this share of the frame is the item's
     spread: float = 3.0  # a pixel is the item when it is this many frame spreads from every background colour
     min_distance: float = 28.0  # ... and at least this far (RGB) from them
     min_coverage: float = 0.01  # an item smaller than this share of the picture is not trusted
@@ -54,13 +55,16 @@ def _frame(a: np.ndarray, width: int) -> np.ndarray:
                            a[:, :width].reshape(-1, 3), a[:, -width:].reshape(-1, 3)])
 
 
-def _background_colours(frame: np.ndarray, k: int) -> np.ndarray:
-    """k colours summarising the frame (a few rounds of k-means from evenly spaced seeds: deterministic)."""
+def _background_colours(frame: np.ndarray, k: int, least: float) -> np.ndarray:
+    """Up to k colours summarising the frame (a few rounds of k-means from evenly spaced seeds: deterministic);
+    a colour covering less than `least` of the frame is the item crossing it (legs cut by the bottom edge, a
+    sleeve at the side), not background, and is dropped."""
     centres = frame[np.linspace(0, len(frame) - 1, k).astype(int)]
     for _ in range(8):
         label = ((frame[:, None] - centres[None]) ** 2).sum(-1).argmin(1)
         centres = np.stack([frame[label == j].mean(0) if (label == j).any() else centres[j] for j in range(k)])
-    return centres
+    share = np.bincount(label, minlength=k) / len(frame)
+    return centres[share >= min(least, share.max())]
 
 
 def _distance(a: np.ndarray, centres: np.ndarray) -> np.ndarray:
@@ -76,7 +80,7 @@ def item_mask(image: Image.Image, cfg: ItemSettings = ItemSettings()) -> tuple[n
     small = image.convert("RGB").resize((max(8, round(w * scale)), max(8, round(h * scale))), Image.BILINEAR)
     a = ndimage.gaussian_filter(np.asarray(small, np.float32), sigma=(1.2, 1.2, 0))
     frame = _frame(a, max(2, round(cfg.border * max(a.shape[:2]))))
-    centres = _background_colours(frame, cfg.colours)
+    centres = _background_colours(frame, cfg.colours, cfg.least_background)
     spread = float(np.percentile(_distance(frame, centres), 90))
     mask = _distance(a, centres) > max(cfg.spread * spread, cfg.min_distance)
     mask = ndimage.binary_fill_holes(ndimage.binary_closing(ndimage.binary_opening(mask), iterations=2))
@@ -127,7 +131,7 @@ def find_item(image: Image.Image, cfg: ItemSettings = ItemSettings()) -> Item | 
 
 # -- the learned photo heads ----------------------------------------------------------------------------
 PHOTO_WEIGHTS, PHOTO_CARD = "photo.safetensors", "photo_card.json"
-INPUT_VERSION = 3  # raise when what `photo_input` reads changes (the feature cache keys its rows by it)
+INPUT_VERSION = 4  # raise when what `photo_input` reads changes (the feature cache keys its rows by it)
 FACETS = ("article_type", "base_colour", "gender", "usage")
 
 
