@@ -88,6 +88,9 @@ class Settings:
     candidate_pool: int = 300
     facet_boost: float = 1.0  # ≥ the similarity spread: products with every asked facet rank first
     photo_facet_boost: float = 0.2  # without photo heads: the boost for sharing what the nearest photos voted
+    # a nearest catalog photo at least this similar makes a photo catalog-like: its neighbours' vote says what it
+    # shows and photo similarity ranks (the photo heads speak for shoppers' photos, which have no such neighbour)
+    photo_close_similarity: float = 0.8
     photo_facet_weight: float = 0.1  # with photo heads: per facet, times the heads' probability of the product's value
     feedback_weight: float = 0.3  # how far likes / dislikes move a photo search
     photo_exact_margin: float = 0.05

@@ -239,6 +239,11 @@ class Engine:
         ranked = [replace(h, reasons=h.reasons or ("close to your words",)) for h in ranked]
         return SearchResult(ranked, u, notes=notes)
 
+    def _close(self, hits: list[Hit]) -> bool:
+        """A catalog photo nearly the same as the shopper's (a catalog-like photo): its neighbours then say best
+        what it shows and how to rank; the photo heads speak for photos with no such neighbour."""
+        return bool(hits) and hits[0].score >= self.settings.photo_close_similarity
+
     def same_product(self, hits: list[Hit]) -> list[str]:
         """The products whose catalog photo is close enough to the shopper's to be the very product: above the
         similarity the photo heads were calibrated to (claims right on shopper-style views, almost never made on
@@ -255,7 +260,7 @@ class Engine:
         if claimed:
             meta = next(h.metadata for h in hits if h.id == claimed[0])
             return {f: meta[f] for f in PHOTO_FACETS if meta.get(f)}
-        if self.photo_heads is not None:
+        if self.photo_heads is not None and not self._close(hits):
             return reading.facets(self.settings.photo_facet_confidence)
         top = hits[: self.settings.photo_vote_neighbours]
         if not top:
@@ -317,7 +322,7 @@ class Engine:
         if not raw:
             return []
         facets = ("article_type", "gender", "base_colour")
-        if reading.probabilities:
+        if reading.probabilities and not self._close(raw):
             weight = self.settings.photo_facet_weight
             ranked = [ProductHit(h.id, h.score + weight * sum(reading.probabilities[f].get(h.metadata.get(f, ""), 0.0)
                                                              for f in facets), h.metadata,
