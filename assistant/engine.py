@@ -333,6 +333,10 @@ class Engine:
         else:
             ranked = self._rank(raw, {f: (seen[f],) for f in facets if f in seen}, len(raw),
                                 boost=self.settings.photo_facet_boost)
+        if not claimed and self._close(raw):  # near-duplicates of a catalog-like photo first, by similarity
+            near = [h.id for h in raw[:5] if h.score >= raw[0].score - self.settings.photo_exact_margin]
+            first = {pid: n for n, pid in enumerate(near)}
+            ranked.sort(key=lambda h: (0, first[h.id]) if h.id in first else (1, 0))
         order = {pid: n for n, pid in enumerate(claimed)}
         ranked.sort(key=lambda h: (0, order[h.id]) if h.id in order else (1, 0))  # stable: the rest keep their order
         return [replace(h, reasons=(SAME_PRODUCT,) if h.id in order else ("looks like your photo", *h.reasons))
