@@ -236,11 +236,12 @@ def read_photo(image: Image.Image, encoder: ImageEncoder, heads: PhotoHeads | No
     photo as it is is encoded too and the two averaged, as the catalog's own white-background photos are best
     matched (dev photo R@1 0.53 from the whitened view alone). A learned correction of the query was tried: it
     fitted the training views and did not hold on held-out ones."""
-    x = photo_inputs([image], encoder)[0]
     item = find_item(image)
     light = item is not None and item.box == (0, 0, *image.size)
-    query = normalise(x[: encoder.dim] + (encoder.encode_image([image])[0] if light else 0))
-    found = bool(x[-1])
+    feats = encoder.encode_image([image if item is None else item.view] + ([image] if light else []))  # one batch
+    x = photo_input(feats[0], item_colours(image) if item is None else item.colours, item is not None)
+    query = normalise(feats[0] + (feats[1] if light else 0))
+    found = item is not None
     if heads is None:
         return PhotoReading(query, {}, found)
     probs = heads.probabilities(x[None])
