@@ -13,8 +13,10 @@ from .config import Settings
 from .engine import Engine
 from .index import ProductIndex
 from .ingest import ingest
+from .photo import stale_heads
 from .space import CARD, WEIGHTS, JointSpace
 from .train import train
+from .train_photo import train_photo_heads
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,10 @@ def ensure_ready(settings: Settings) -> Engine:
             raise CatalogError(NO_CATALOG.format(path=settings.catalog_dir)) from None
         log.info("first run: training the joint space on %s (a few minutes)", settings.catalog_dir)
         space = train(read_catalog(settings.catalog_dir), settings, settings.model_path)
+    if stale_heads(settings.model_path):
+        log.info("the photo heads in %s read an older photo input: training them again on %s (a few minutes)",
+                 settings.model_path, settings.catalog_dir)
+        train_photo_heads(read_catalog(settings.catalog_dir), settings, settings.model_path)
     if index.count() == 0:
         log.info("first run: indexing the catalog %s", settings.catalog_dir)
         report = ingest([settings.catalog_dir], space, index, settings, prebuilt=prebuilt_for(bundle, settings))

@@ -75,13 +75,17 @@ class Settings:
     seed: int = 0
     # photo heads (assistant.photo): trained on the catalog's photos, shopper-style views and real photos
     real_photos_dir: str = field(default_factory=_default_real_photos)
-    photo_views: int = 1500  # catalog products seen once more as a shopper would photograph them
+    photo_views: int = 4000  # catalog products seen once more as a shopper would photograph them
     photo_view_surfaces: int = 400  # real photos whose corners serve as surfaces for those views
     photo_epochs: int = 30
     photo_min_examples: int = 5  # a facet value needs this many training photos to be predicted
     photo_claim_precision: float = 0.97  # "the same product" must be right this often on held-in views
     photo_claim_stranger_rate: float = 0.01  # ... and said of at most this share of real photos
     photo_facet_confidence: float = 0.5  # what the photo shows is said (and ranked on) from this probability
+    # a photo alone searches the fewest product types the heads give this much probability together (a shoe the
+    # heads cannot tell casual from sports searches both), when that takes at most photo_kind_most of them
+    photo_kind_mass: float = 0.8
+    photo_kind_most: int = 3
     # ranking
     product_image_weight: float = 0.5
     top_k: int = 24

@@ -289,7 +289,11 @@ class Engine:
         claimed = self.same_product(unfiltered)
         seen = self.photo_facets(reading, unfiltered, claimed)
         if u is None:  # photo alone: the very product first, then the same look
-            kind = {f: (seen[f],) for f in ("article_type",) if f in seen}
+            if reading.probabilities and not self._close(unfiltered):
+                types = reading.likely("article_type", self.settings.photo_kind_mass, self.settings.photo_kind_most)
+            else:
+                types = (seen["article_type"],) if "article_type" in seen else ()
+            kind = {"article_type": types} if types else {}
             raw = self._retrieve(feats, kind, hard, k, [], photos=True, pool=pool) if kind else nearest
             if like_ids or dislike_ids:  # liked / disliked products steer in the joint space
                 img_q = self._steered(self.space.project_image(feats[None])[0], None, like_ids, dislike_ids)
@@ -298,7 +302,7 @@ class Engine:
                        if h.id in vecs else h for h in raw]
                 raw.sort(key=lambda h: -h.score)
             claimed = [i for i in claimed if i in {h.id for h in raw}]
-            return SearchResult(self._rank_photo(raw, reading, seen, claimed, k), None, photo_facets=seen,
+            return SearchResult(self._rank_photo(raw, reading, seen, kind, claimed, k), None, photo_facets=seen,
                                 notes=notes, same_product=claimed, photo=True)
         # photo + words: what the photo shows, changed by what the words ask for
         facets: dict[str, tuple[str, ...]] = {}
@@ -314,18 +318,20 @@ class Engine:
         ranked = self._rank(hits, facets, k)
         return SearchResult(ranked, u, photo_facets=seen, notes=notes, photo=True)
 
-    def _rank_photo(self, raw: list[Hit], reading: PhotoReading, seen: dict[str, str], claimed: list[str],
-                    k: int) -> list[ProductHit]:
-        """The very product first (when claimed), then products of the same look: photo similarity plus, per
-        facet (type, gender, colour), the photo heads' probability of the product's value (without heads, a
-        boost for sharing what the nearest photos voted)."""
+    def _rank_photo(self, raw: list[Hit], reading: PhotoReading, seen: dict[str, str],
+                    kind: dict[str, tuple[str, ...]], claimed: list[str], k: int) -> list[ProductHit]:
+        """The very product first (when claimed), then products of the same look: the kinds of product the photo
+        shows first, then photo similarity plus, per facet (type, gender, colour), the photo heads' probability
+        of the product's value (without heads, a boost for sharing what the nearest photos voted)."""
         if not raw:
             return []
         facets = ("article_type", "gender", "base_colour")
         if reading.probabilities and not self._close(raw):
             weight = self.settings.photo_facet_weight
             ranked = [ProductHit(h.id, h.score + weight * sum(reading.probabilities[f].get(h.metadata.get(f, ""), 0.0)
-                                                             for f in facets), h.metadata,
+                                                             for f in facets)
+                                 + self.settings.facet_boost * all(h.metadata.get(f) in v for f, v in kind.items()),
+                                 h.metadata,
                                  tuple(f"{f.replace('base_', '').replace('_', ' ')}: {h.metadata.get(f)}"
                                        for f in facets if f in seen and h.metadata.get(f) == seen[f]))
                       for h in raw]

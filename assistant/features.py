@@ -61,7 +61,15 @@ class FeatureCache:
         return np.stack([have[k] for k in keys]) if keys else np.zeros((0, 0), np.float32)
 
     def close(self) -> None:
+        """Close the connection: SQLite folds its write-ahead log into the file now, not whenever the
+        object happens to be collected."""
         self.db.close()
+
+    def __enter__(self) -> FeatureCache:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def photo_keys(products: Sequence[Product]) -> tuple[list[str], dict[int, str]]:

@@ -116,9 +116,9 @@ def ingest(catalog_dirs: list[str | Path], space: JointSpace, index: ProductInde
         report.prebuilt = len(ready)
         todo = [i for i in todo if rows[i] is None]
         log.info("%d products from the prebuilt vectors in %s; %d to embed", len(ready), prebuilt.source, len(todo))
-    cache = FeatureCache(settings.cache_path / "features.sqlite")
     bad: dict[int, str] = dict(unreadable)
-    with tqdm(total=len(todo), desc="Indexing products", unit="product", disable=None) as bar:
+    with (FeatureCache(settings.cache_path / "features.sqlite") as cache,
+          tqdm(total=len(todo), desc="Indexing products", unit="product", disable=None) as bar):
         for s in range(0, len(todo), chunk):
             idx = todo[s:s + chunk]
             ok, joint, photos, broken = embed_products([products[i] for i in idx], [keys[i] for i in idx], space,
@@ -152,8 +152,8 @@ def bundle_catalog(catalog_dir: str | Path, space: JointSpace, settings: Setting
     keys, unreadable = photo_keys(catalog.products)
     if unreadable:
         raise CatalogError(f"{catalog_dir}: photos cannot be read: {sorted(unreadable.values())[:3]}")
-    cache = FeatureCache(settings.cache_path / "features.sqlite")
-    ok, joint, photos, broken = embed_products(catalog.products, keys, space, settings, cache)
+    with FeatureCache(settings.cache_path / "features.sqlite") as cache:
+        ok, joint, photos, broken = embed_products(catalog.products, keys, space, settings, cache)
     if broken:
         raise CatalogError(f"{catalog_dir}: photos cannot be used: {sorted(broken.values())[:3]}")
     names = [product_hash(catalog.products[j], keys[j], located=False) for j in ok]

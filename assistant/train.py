@@ -106,17 +106,17 @@ def fit(data: TrainingData, settings: Settings) -> JointSpace:
 
 
 def train(catalog: Catalog, settings: Settings, model_dir: str | Path | None = None) -> JointSpace:
-    cache = FeatureCache(settings.cache_path / "features.sqlite")
-    data = load_training_data(catalog, settings, cache)
-    log.info("training the joint space on %d products", len(data.products))
-    model = fit(data, settings)
-    folder = Path(model_dir or settings.model_path)
-    model.save(folder)
-    log.info("trained in %.1fs: %s", model.card.metrics["train_seconds"], model.card.metrics)
-    fusers = train_fusers(data, model, settings, cache, folder)
-    model.card.metrics.update({f"fuser_{k}_seconds": v["train_seconds"] for k, v in fusers.items()})
-    model.save(folder)
-    train_photo_heads(catalog, settings, folder, cache)
+    with FeatureCache(settings.cache_path / "features.sqlite") as cache:
+        data = load_training_data(catalog, settings, cache)
+        log.info("training the joint space on %d products", len(data.products))
+        model = fit(data, settings)
+        folder = Path(model_dir or settings.model_path)
+        model.save(folder)
+        log.info("trained in %.1fs: %s", model.card.metrics["train_seconds"], model.card.metrics)
+        fusers = train_fusers(data, model, settings, cache, folder)
+        model.card.metrics.update({f"fuser_{k}_seconds": v["train_seconds"] for k, v in fusers.items()})
+        model.save(folder)
+        train_photo_heads(catalog, settings, folder, cache)
     return model
 
 

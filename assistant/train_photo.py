@@ -76,7 +76,7 @@ def catalog_examples(products: list[Product], settings: Settings, encoder: Image
     # a studio photo is its own item on white: its features as they are, and its item's colours (cached)
     colours = cache.compute(f"photo-colours-v{INPUT_VERSION}", [keys[i] for i in studio], lambda idx: np.stack(
         [item_colours(decode_image(image_bytes(products[studio[j]].image))) for j in idx]), batch=64)
-    x_studio = np.stack([photo_input(feats[i], c, True) for i, c in zip(studio, colours, strict=True)])
+    x_studio = np.stack([photo_input(feats[i], feats[i], c, True) for i, c in zip(studio, colours, strict=True)])
     allowed: dict[str, list[tuple[str, ...]]] = {f: [] for f in FACETS}
     for i in picked + studio:
         for f, v in _facet_values(products[i]).items():
@@ -158,8 +158,10 @@ def claim_threshold(query: np.ndarray, is_right: np.ndarray, stranger: np.ndarra
 
 def train_photo_heads(catalog: Catalog, settings: Settings, folder: str | Path,
                       cache: FeatureCache | None = None) -> PhotoHeads:
+    if cache is None:
+        with FeatureCache(settings.cache_path / "features.sqlite") as own:
+            return train_photo_heads(catalog, settings, folder, own)
     start = time.time()
-    cache = cache or FeatureCache(settings.cache_path / "features.sqlite")
     rng = np.random.default_rng(settings.seed)
     encoder = image_encoder(settings.image_encoder, settings.threads)
     ids = catalog.train_ids()
@@ -177,7 +179,8 @@ def train_photo_heads(catalog: Catalog, settings: Settings, folder: str | Path,
             for v in values:
                 counts[f][v] = counts[f].get(v, 0) + 1
     vocab = {f: sorted(v for v, n in counts[f].items() if n >= settings.photo_min_examples) for f in FACETS}
-    card = PhotoCard(image_encoder=encoder.name, image_dim=encoder.dim, vocab=vocab, seed=settings.seed)
+    card = PhotoCard(image_encoder=encoder.name, image_dim=encoder.dim, vocab=vocab, seed=settings.seed,
+                     input_version=INPUT_VERSION)
     # a fifth of the shopper-style views is held out of fitting (their heads' accuracy is reported)
     view_rows = np.flatnonzero(data.source == "view")
     held = np.zeros(len(data.x), bool)

@@ -170,7 +170,8 @@ def test_joint_space_trains_on_tiny_clip(tiny_clip: Path, tmp_path: Path) -> Non
                         text_encoder=name, space_dim=8, train_epochs=3, train_batch=8, real_photos_dir="",
                         photo_views=12, photo_min_examples=1, photo_epochs=2)
     catalog = read_catalog(catalog_dir)
-    data = load_training_data(catalog, settings, FeatureCache(settings.cache_path / "features.sqlite"))
+    with FeatureCache(settings.cache_path / "features.sqlite") as cache:
+        data = load_training_data(catalog, settings, cache)
     assert data.image.shape == (12, PROJECTION) and data.full.shape == (12, PROJECTION)
     space = fit(data, settings)
     assert space.card.image_encoder == name and space.card.text_encoder == name

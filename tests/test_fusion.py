@@ -112,7 +112,8 @@ def test_composed_examples_change_one_thing_among_train_products(settings: Setti
     catalog = read_catalog(settings.catalog_dir)
     train_ids = catalog.train_ids()
     assert 0 < len(train_ids) < len(catalog.products)
-    data = load_training_data(catalog, settings, FeatureCache(settings.cache_path / "features.sqlite"))
+    with FeatureCache(settings.cache_path / "features.sqlite") as cache:
+        data = load_training_data(catalog, settings, cache)
     assert {p.id for p in data.products} <= train_ids  # the held-out products never become examples
     per_product = 4
     examples = composed_examples(data.products, np.random.default_rng(0), per_product)
@@ -137,9 +138,9 @@ def test_composed_examples_change_one_thing_among_train_products(settings: Setti
 
 
 def test_train_fusers_writes_both_modules_and_a_card(engine: Engine, settings: Settings, tmp_path: Path) -> None:
-    data = load_training_data(read_catalog(settings.catalog_dir), settings,
-                              FeatureCache(settings.cache_path / "features.sqlite"))
-    metrics = train_fusers(data, engine.space, settings, FeatureCache(settings.cache_path / "features.sqlite"), tmp_path)
+    with FeatureCache(settings.cache_path / "features.sqlite") as cache:
+        data = load_training_data(read_catalog(settings.catalog_dir), settings, cache)
+        metrics = train_fusers(data, engine.space, settings, cache, tmp_path)
     assert set(metrics) == {"concat", "attention"}
     card = json.loads((tmp_path / "fusion_card.json").read_text())
     assert card == metrics

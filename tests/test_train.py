@@ -1,8 +1,10 @@
-"""Training the joint space: seeded reproducibility, what is written (safetensors + card), and the train split."""
+"""Training the joint space: seeded reproducibility, what is written (safetensors + card), and the train split;
+photo heads made for an older photo input are named and trained again at start."""
 
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -12,9 +14,13 @@ import torch
 from conftest import write_catalog
 from safetensors.torch import load_file
 
+from assistant.bootstrap import ensure_ready
 from assistant.catalog import read_catalog
 from assistant.config import Settings
+from assistant.encoders.base import ModelFileError
+from assistant.engine import Engine
 from assistant.features import FeatureCache
+from assistant.photo import INPUT_VERSION, PHOTO_CARD, PhotoHeads
 from assistant.space import CARD, WEIGHTS, JointSpace
 from assistant.train import load_training_data, train
 
@@ -85,15 +91,15 @@ def test_trains_on_the_train_split_only(small: tuple[Path, Settings], slice_rows
     _, s = small
     ids = [r["id"] for r in slice_rows[:N]]
     split = write_catalog(tmp_path / "split", slice_rows[:N], {"train": ids[:30], "dev": ids[30:]})
-    cache = FeatureCache(s.cache_path / "features.sqlite")
-    data = load_training_data(read_catalog(split), s, cache)
-    assert [p.id for p in data.products] == ids[:30]
-    assert data.image.shape[0] == data.full.shape[0] == data.short.shape[0] == 30
-    assert train(read_catalog(split), s, tmp_path / "m").card.products == 30
-    everything = load_training_data(read_catalog(tmp_path / "split" / "products.jsonl"), s, cache)
-    assert len(everything.products) == 30  # the split file sits beside the catalog file either way
-    (split / "splits.json").unlink()
-    assert len(load_training_data(read_catalog(split), s, cache).products) == N
+    with FeatureCache(s.cache_path / "features.sqlite") as cache:
+        data = load_training_data(read_catalog(split), s, cache)
+        assert [p.id for p in data.products] == ids[:30]
+        assert data.image.shape[0] == data.full.shape[0] == data.short.shape[0] == 30
+        assert train(read_catalog(split), s, tmp_path / "m").card.products == 30
+        everything = load_training_data(read_catalog(tmp_path / "split" / "products.jsonl"), s, cache)
+        assert len(everything.products) == 30  # the split file sits beside the catalog file either way
+        (split / "splits.json").unlink()
+        assert len(load_training_data(read_catalog(split), s, cache).products) == N
 
 
 def test_unusable_photos_are_left_out_of_training(small: tuple[Path, Settings], slice_rows: list[dict],
@@ -102,5 +108,21 @@ def test_unusable_photos_are_left_out_of_training(small: tuple[Path, Settings], 
     (tmp_path / "broken.jpg").write_bytes(b"not a photo")
     rows = [*slice_rows[:20], {**slice_rows[20], "image": str(tmp_path / "broken.jpg")}]
     cat = write_catalog(tmp_path / "cat2", rows)
-    data = load_training_data(read_catalog(cat), s, FeatureCache(s.cache_path / "features.sqlite"))
+    with FeatureCache(s.cache_path / "features.sqlite") as cache:
+        data = load_training_data(read_catalog(cat), s, cache)
     assert len(data.products) == 20 and slice_rows[20]["id"] not in {p.id for p in data.products}
+
+
+def test_photo_heads_for_an_older_photo_input_are_named_and_trained_again_at_start(engine: Engine, settings: Settings,
+                                                                                  tmp_path: Path) -> None:
+    model = tmp_path / "model"
+    shutil.copytree(settings.model_path, model)
+    card = json.loads((model / PHOTO_CARD).read_text())
+    del card["input_version"]  # as saved before it was recorded (version 4)
+    (model / PHOTO_CARD).write_text(json.dumps(card))
+    with pytest.raises(ModelFileError, match="train --photo-only"):
+        PhotoHeads.load(model)
+    quick = replace(settings, model_dir=str(model), index_dir=str(settings.index_path), photo_views=16, photo_epochs=2)
+    ready = ensure_ready(quick)
+    assert ready.photo_heads is not None and ready.photo_heads.card.input_version == INPUT_VERSION
+    assert json.loads((model / PHOTO_CARD).read_text())["input_version"] == INPUT_VERSION
