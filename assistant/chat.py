@@ -14,19 +14,23 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from . import product_qa
 from .intents import ENCODER, IntentModel, flags, load_model, use_encoder
 from .session import (
     PAGE_SIZE,
+    SORTS,
     Constraints,
     Intent,
     Session,
     cheaper_limit,
     content_words,
     interpret,
+    ordinal,
     pricier_floor,
     resolve,
     rupees,
     search_call,
+    sort_cards,
     summarize,
 )
 
@@ -138,19 +142,22 @@ class Assistant:
     # -- helpers ------------------------------------------------------------------------------
     def _search(self, session: Session, exclude_ids: Sequence[str] = ()) -> SearchResult:
         """Once the chips are the constraints, every card shown meets all of them (extra are asked for, so
-        that products dropped here still leave a full page)."""
+        that products dropped here still leave a full page). Sorted by price or discount, the page is the
+        best of a wider pool of relevant products."""
+        depth = self.depth if session.sort == "relevance" else max(self.depth, self.engine.settings.sort_pool)
         if not session.settled:
-            return self.engine.search(**search_call(session, exclude_ids, self.depth).kwargs())
-        call = search_call(session, exclude_ids, self.depth * 2)
+            return self.engine.search(**search_call(session, exclude_ids, depth).kwargs())
+        call = search_call(session, exclude_ids, depth * 2)
         result = self.engine.search(**call.kwargs())
-        kept = [h for h in result.hits if session.constraints.admits(h.product)][: self.depth]
+        kept = [h for h in result.hits if session.constraints.admits(h.product)][:depth]
         return replace(result, hits=kept)
 
     def _show(self, session: Session, result: SearchResult, append_seen: bool = False) -> Session:
         s = session.copy()
-        s.shown = [summarize(h.id, h.product, h.score, why(s, h.product, h.reasons))
-                   for h in result.hits[: self.page_size]]
-        s.ranked = [h.id for h in result.hits]
+        ranked = sort_cards([summarize(h.id, h.product, h.score) for h in result.hits], s.sort)
+        reasons = {h.id: (h.product, h.reasons) for h in result.hits}
+        s.shown = [{**p, "reasons": why(s, *reasons[p["id"]])} for p in ranked[: self.page_size]]
+        s.ranked = [p["id"] for p in ranked]
         s.seen_ids = [*s.seen_ids, *(p["id"] for p in s.shown)] if append_seen else [p["id"] for p in s.shown]
         return s
 
@@ -189,6 +196,8 @@ class Assistant:
                               photo_path, transcript)
         if not text and photo is None and not photo_path:
             return Reply(session, "Tell me what you're looking for, add a photo, or record your voice.", user=user, ok=False)
+        if text and photo is None and not photo_path and (session.shown or session.focus) and product_qa.about(text):
+            return self.question(session, text, user)
         u = self.engine.understand(text) if text else None
         language = language or (u.language if u else session.language)
         new_photo = photo is not None or bool(photo_path)
@@ -415,15 +424,61 @@ class Assistant:
                 f"Here are more like #{n}, “{title}”: {what}.")
         return self._reply(candidate, text, result, user, transcript)
 
+    def question(self, session: Session, text: str, user: str = "") -> Reply:
+        """A question about one product ("is #3 machine washable?", "what is it made of?"), answered from that
+        product's own description, attributes and sizes. "It" is the product whose page is open (or the one
+        last asked about); the cards on screen stay as they are."""
+        n = ordinal(text)
+        target = resolve(session, n) if n is not None else None
+        pid = target["id"] if target else session.focus
+        details = self.engine.details(pid) if pid else None
+        if details is None:
+            return Reply(session, "Which one? Say its number, e.g. “is #2 machine washable?”, or open it and ask.",
+                         user=user, ok=False)
+        s = session.copy()
+        s.focus = pid
+        said = product_qa.answer(text, details)
+        shown = next((i + 1 for i, p in enumerate(s.shown) if p["id"] == pid), 0)
+        name = f"#{shown} “{details.get('title', '')}”" if shown else f"“{details.get('title', '')}”"
+        return Reply(s, f"{name}: {said.text}", user=user)
+
+    def set_sort(self, session: Session, key: str) -> Reply:
+        """Sort the results: relevance, price low→high or high→low, biggest discount (kept for the next turns)."""
+        if key not in SORTS:
+            return Reply(session, "Unknown sort order.", ok=False)
+        s = session.copy()
+        s.sort = key
+        if not s.active or not s.shown:
+            return Reply(s, "", ok=True)
+        result = self._search(s)
+        s = self._show(s, result)
+        return self._reply(s, f"Sorted by {SORTS[key][0].lower()}.", result, user="")
+
     # -- clicks -------------------------------------------------------------------------------
+    def product(self, session: Session, product_id: str) -> dict | None:
+        """A product on screen, or any product of the catalog (from a shortlist or a comparison), as a card."""
+        shown = next((p for p in session.shown if p["id"] == product_id), None)
+        if shown is not None:
+            return shown
+        details = self.engine.details(product_id)
+        return summarize(product_id, details) if details is not None else None
+
     def card_action(self, session: Session, action: str, product_id: str) -> Reply:
-        """👍 / 👎 / "Similar" on a card."""
-        target = next((p for p in session.shown if p["id"] == product_id), None)
+        """👍 / 👎 / "Similar" (by look: its photo) / "Style" (by style: its words) on a card or a product page;
+        "open": the shopper is looking at this product (what "it" means in a question)."""
+        target = self.product(session, product_id)
         if target is None:
-            return Reply(session, "That product is no longer on screen.", ok=False)
-        n = next(i + 1 for i, p in enumerate(session.shown) if p["id"] == product_id)
+            return Reply(session, "That product is no longer in the catalog.", ok=False)
+        if action == "open":
+            s = session.copy()
+            s.focus = product_id
+            return Reply(s, "", ok=True)
+        n = next((i + 1 for i, p in enumerate(session.shown) if p["id"] == product_id), 0)
+        label = f"#{n}" if n else f"“{target['title']}”"
         if action == "similar":
-            return replace(self._similar(session.copy(), target), user=f"Similar to #{n}")
+            return replace(self._similar(session.copy(), target), user=f"Similar to {label}")
+        if action == "style":
+            return replace(self._same_style(session.copy(), target), user=f"Same style as {label}")
         s = session.copy()
         zh = s.language == "zh"
         if action == "like":
@@ -437,7 +492,7 @@ class Assistant:
             text = f"👎 好的，少推荐类似“{target['title']}”的。" if zh else f"👎 Got it — fewer like “{target['title']}”."
         else:
             return Reply(session, "Unknown action.", ok=False)
-        user = f"{'👍' if action == 'like' else '👎'} #{n} {target['title']}"
+        user = f"{'👍' if action == 'like' else '👎'} {label} {target['title']}"
         result = self._search(s)
         if not result.hits:
             return Reply(s, text, user=user, ok=True)
