@@ -424,6 +424,25 @@ class Assistant:
                 f"Here are more like #{n}, “{title}”: {what}.")
         return self._reply(candidate, text, result, user, transcript)
 
+    def _same_style(self, s: Session, target: dict) -> Reply:
+        """More in a card's style: its own words (pattern, fit, occasion, kind, who it is for), not its photo."""
+        details = self.engine.details(target["id"]) or target
+        attrs = details.get("attributes") or {}
+        style = [attrs.get(k, "") for k in ("Pattern", "Fit", "Sleeve Length", "Neck", "Occasion")]
+        candidate = s.copy()
+        candidate.photo, candidate.photo_path, candidate.photo_facets, candidate.photo_description = None, "", {}, ""
+        candidate.subject = " ".join(w for w in [*style, target.get("usage", "")] if w).lower()
+        constraints = Constraints(gender=(target["gender"],) if target.get("gender") else (),
+                                  article_type=(target["article_type"],) if target.get("article_type") else ())
+        candidate.constraints, _ = self.feasible(constraints, keep=("article_type",))
+        candidate.settled = True
+        result = self._search(candidate, exclude_ids=(target["id"],))
+        if not result.hits:
+            return Reply(s, "I couldn't find anything in that style.", ok=False)
+        candidate = self._remember(s, self._show(candidate, result))
+        what = candidate.constraints.describe(s.language, candidate.noun())
+        return self._reply(candidate, f"More in the style of “{target['title']}”: {what}.", result)
+
     def question(self, session: Session, text: str, user: str = "") -> Reply:
         """A question about one product ("is #3 machine washable?", "what is it made of?"), answered from that
         product's own description, attributes and sizes. "It" is the product whose page is open (or the one
