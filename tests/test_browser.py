@@ -477,7 +477,7 @@ def test_a_webm_voice_note_and_a_file_it_cannot_use(shop: Page, app: RunningApp,
     shop.wait_for_timeout(2000)
     assert shop.locator('#sa-chat [data-testid="user"]').count() == users  # no empty bubble
     assert "…" not in shop.locator('#sa-chat [data-testid="user"]').all_inner_texts()
-    assert shop.get_by_text(re.compile(r"Invalid file type|not a photo|could not")).count() >= 1  # one clear message
+    assert shop.get_by_text(re.compile(r"Invalid file type")).count() >= 1  # gradio's message, naming the file
 
 
 def test_a_phone_shows_results_in_view_two_a_row(browser, app: RunningApp, slice_rows: list[dict]) -> None:

@@ -15,7 +15,7 @@ from assistant.catalog import read_catalog
 from assistant.config import DEMO_CATALOG
 from assistant.product_qa import NO, UNKNOWN, YES, about, answer, score
 from assistant.session import Session, discount, sort_cards
-from assistant.ui import Assistant, EngineLoader, compare_html, product_page_html
+from assistant.ui import Assistant, EngineLoader, compare_html, is_audio, product_page_html
 from assistant.ui.routes import shop_routes
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -190,3 +190,21 @@ def test_product_page_and_comparison_routes(client: TestClient, engine) -> None:
     assert client.get("/shop/product/nope").status_code == 404
     table = client.get("/shop/compare", params={"ids": ",".join(ids)})
     assert table.status_code == 200 and "Compare 3 products" in table.text
+
+
+# ------------------------------------------------------------------------------------------------
+# voice notes as people have them
+# ------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("suffix,args", [(".webm", ()), (".ogg", ()), (".opus", ()), (".m4a", ()), (".mp3", ()),
+                                         (".wav", ()), (".aac", ()), (".3gp", ("-c:a", "aac", "-ar", "16000"))])
+def test_every_voice_note_format_is_attachable_and_decodes(suffix: str, args: tuple[str, ...], tmp_path: Path) -> None:
+    from conftest import say
+
+    from assistant.speech import decode_audio
+    from assistant.ui.uploads import ATTACHABLE
+
+    clip = say("black heels", tmp_path / f"note{suffix}", ffmpeg_args=args).read_bytes()
+    assert suffix in ATTACHABLE  # the chat box takes it (browsers call .webm and .3gp video/…)
+    assert is_audio(f"blob{suffix}", clip) and is_audio("blob", clip)  # told from a photo by its bytes
+    audio, _ = decode_audio(clip, 30.0)
+    assert 0.6 * 16_000 < len(audio) < 3 * 16_000

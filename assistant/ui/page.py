@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -123,8 +124,8 @@ def build_demo(loader: EngineLoader, title: str = "Shopping assistant") -> gr.Bl
         yield (out[0], out[1], *(gr.skip(),) * 7)
 
     def on_submit(box: dict | None, history: list[dict], session: Session) -> Iterator[tuple]:
-        """The chat box: words, photos, recordings. Uploaded files are read and deleted at once. Nothing usable
-        sent (a file the box refused): nothing changes, no empty bubble."""
+        """The chat box: words, photos, recordings. Uploaded files are read and deleted at once. Nothing sent (the
+        box refused a file, say): the assistant asks what they are looking for, with no empty bubble of theirs."""
         box = box or {}
         text = str(box.get("text") or "").strip()
         try:
@@ -133,7 +134,8 @@ def build_demo(loader: EngineLoader, title: str = "Shopping assistant") -> gr.Bl
             yield (*outputs_for(Reply(session, f"⚠️ {e}", ok=False), list(history or [])), gr.update(interactive=True))
             return
         if not text and photo is None and audio is None:
-            yield (history, session, *(gr.skip(),) * 7, gr.update(value=None, interactive=True))
+            reply = replace(answer(loader, session, lambda a: a.message(session)), user="")
+            yield (*outputs_for(reply, list(history or [])), gr.update(value=None, interactive=True))
             return
         shown = user_message(text, photo, voice=None if audio is None else "")
         turns = run_turn(history, session, shown, lambda a: a.message(session, text, photo=photo, audio=audio))
