@@ -204,7 +204,7 @@ class Assistant:
         act = self.act(text, u)[0] if text and session.active and not new_photo else "new"
         intent = interpret(text, session, u, act, self.engine.understand, new_photo=new_photo)
         if intent.kind == "new":
-            reply = self._new(text, photo, photo_path, language, user, transcript or "")
+            reply = self._new(text, photo, photo_path, language, user, transcript or "", sort=session.sort)
             reply = replace(reply, session=self._remember(session, reply.session))
         else:
             s = session.copy()
@@ -213,9 +213,11 @@ class Assistant:
         reply = replace(reply, text=f"{reply.text}\n\n_{heard_note}_") if heard_note else reply
         return replace(reply, text=f"{reply.text}\n\n{UNSURE}", alternatives=alternatives) if alternatives else reply
 
-    def _new(self, text: str, photo: bytes | None, photo_path: str, language: str, user: str, transcript: str) -> Reply:
+    def _new(self, text: str, photo: bytes | None, photo_path: str, language: str, user: str, transcript: str,
+             sort: str = "relevance") -> Reply:
+        """A new request (the shopper's sort order holds: it is how they like results shown)."""
         kept = shrink_photo(photo) if photo is not None else None
-        s = Session(text=text, photo=kept, photo_path=photo_path if kept is None else "", language=language)
+        s = Session(text=text, photo=kept, photo_path=photo_path if kept is None else "", language=language, sort=sort)
         result = self._search(s)
         u = result.understanding
         asked = Constraints.from_understanding(u)
@@ -274,7 +276,7 @@ class Assistant:
         if kind == "back":
             return self._back(s, asked, user, transcript)
         if kind == "reset":
-            return Reply(Session(language=s.language), "好的，重新开始。想找什么？" if zh else
+            return Reply(Session(language=s.language, sort=s.sort), "好的，重新开始。想找什么？" if zh else
                          "OK, starting over. What are you looking for?", user=user, changed=True)
         if kind == "not_brand":
             target = resolve(s, intent.ordinal) if intent.ordinal is not None else None
@@ -359,7 +361,7 @@ class Assistant:
     def _switch(self, s: Session, intent: Intent, text: str, user: str, transcript: str) -> Reply:
         """A new subject ("now show me sunglasses"): what no longer applies (colour, budget, brand, occasion, the
         photo, likes) goes; who it is for stays when the catalog has the new kind of product for them."""
-        fresh = Session(text=text, language=s.language, settled=True, history=s.history)
+        fresh = Session(text=text, language=s.language, settled=True, history=s.history, sort=s.sort)
         c = intent.constraints
         if not c.gender and s.constraints.gender:
             carried = replace(c, gender=s.constraints.gender)

@@ -115,9 +115,9 @@ def _care(q: str, p: dict) -> Answer | None:
         return None
     care = care_lines(p)
     checks: list[tuple[str, str, str]] = [  # (asked, said, what)
-        (r"machine[- ]?wash|washing machine|put it in the wash", r"ma[cs]hine[- ]?wash", "machine washable"),
-        (r"hand[- ]?wash", r"hand[- ]?wash", "hand washable"),
-        (r"dry[- ]?clean", r"dry[- ]?clean", "dry cleanable"),
+        (r"machine[- ]?wash|washing machine|put it in the wash", r"ma[cs]hine[- ]?wash", "machine washed"),
+        (r"hand[- ]?wash", r"hand[- ]?wash", "hand washed"),
+        (r"dry[- ]?clean", r"dry[- ]?clean", "dry cleaned"),
         (r"tumble|dryer", r"tumble", "tumble dried"),
         (r"bleach", r"bleach", "bleached"),
         (r"\biron", r"\biron", "ironed"),
@@ -128,14 +128,14 @@ def _care(q: str, p: dict) -> Answer | None:
         hits = [ln for ln in care if re.search(said, ln, re.I)]
         if hits:
             no = [ln for ln in hits if NEGATION.search(ln.split(re.search(said, ln, re.I).group(0))[0])]  # type: ignore[union-attr]
-            if what == "machine washable" and not no and any(re.search(r"\bonly\b", ln, re.I) for ln in hits
+            if what == "machine washed" and not no and any(re.search(r"\bonly\b", ln, re.I) for ln in hits
                                                             if re.search(r"hand", ln, re.I)):
                 no = hits
             verdict = NO if no and len(no) == len(hits) else YES
             if verdict == YES and what == "ironed" and no:
                 return Answer(YES, f"Yes, with care — the label says {quote(hits)}.")
             return Answer(verdict, f"{'No' if verdict == NO else 'Yes'} — the care label says {quote(hits)}.")
-        if what == "machine washable":
+        if what == "machine washed":
             only = [ln for ln in care if re.search(r"hand[- ]?wash|dry[- ]?clean only", ln, re.I)]
             if only:
                 return Answer(NO, f"No — the care label says {quote(only)}.")
@@ -347,19 +347,23 @@ TOPICS: tuple[Callable[[str, dict], Answer | None], ...] = (_care, _dimensions, 
                                                             _price, _who, _brand)
 
 
+POINTED = re.compile(r"\b(?:it|its|it's|this|that|they|them|these|those)\b|#\s*\d|\b(?:first|second|third|fourth|"
+                     r"fifth|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth|last|\d+(?:st|nd|rd|th))\b")
+
+
 def about(question: str) -> bool:
-    """Whether a message asks about a product's details (care, material, sizes, colour, fit …) rather than
-    asking for other products."""
+    """Whether a message asks about one product's details ("is #3 machine washable?", "what is it made of?")
+    rather than for other products ("do you have blue ones?", "show me something cheaper"): a question that
+    points at a product (it, this, #3, the second one) and asks about one of its details."""
     q = question.lower().strip()
     if not (q.endswith("?") or re.match(r"(?:is|are|does|do|can|will|what|which|how|has|have|would|could|tell me)\b", q)):
         return False
-    if re.search(r"\b(?:show|find|more like|similar|other|others|cheaper|instead|any other|something)\b", q):
+    if not POINTED.search(q) or re.search(r"\b(?:show|find|more like|similar|other|others|cheaper|instead|something)\b", q):
         return False
     probe = {"description": "", "attributes": {}, "sizes": ["M"], "colours": ["Blue"], "base_colour": "Blue",
              "price": 1.0, "sale_price": 1.0, "gender": "Men", "brand": "B"}
-    pointed = re.search(r"\b(?:it|this|that|they|them|these|those)\b|#\s*\d|\bone\b", q)
     yes_no = re.match(r"(?:is|are|does|do|has|have|can|will)\b", q)
-    return any(topic(q, probe) is not None for topic in TOPICS) or bool(pointed and yes_no)
+    return any(topic(q, probe) is not None for topic in TOPICS) or bool(yes_no)
 
 
 def answer(question: str, product: dict) -> Answer:

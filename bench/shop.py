@@ -98,7 +98,7 @@ def main() -> None:
                 times = open_times(page)
                 print(f"{name:8} product page open ms: p50 {statistics.median(times):.0f}  "
                       f"p95 {sorted(times)[int(0.95 * (len(times) - 1))]:.0f}  (n={len(times)})")
-                for label, t in (("first search", first), ("'cheaper' (new photos)", cheaper),
+                for label, t in (("first search", first), ("'cheaper'", cheaper),
                                  ("'go back' (photos seen before)", back), ("sort by price (photos seen before)", by_price)):
                     print(f"{name:8} {label:36} markup {t['markup'] / 1024:5.1f} KB   photos downloaded "
                           f"{t['photos'] / 1024:6.1f} KB")

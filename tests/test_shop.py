@@ -63,7 +63,8 @@ def test_questions_are_told_from_requests_for_other_products() -> None:
               "does it have pockets?", "is it for women?"):
         assert about(q), q
     for q in ("more like the second one", "not the third one", "cheaper", "in blue", "show me red dresses",
-              "do you have something in blue?", "blue jeans for men", "any other colours like this?"):
+              "do you have something in blue?", "blue jeans for men", "any other colours like this?",
+              "do you have blue ones", "are there any in size M?"):
         assert not about(q), q
 
 
@@ -114,6 +115,9 @@ def test_sort_orders_the_page_and_stays(assistant: Assistant, searched: Session)
     more = assistant.message(low.session, "show more")
     assert [p["sale_price"] for p in more.cards] == sorted(p["sale_price"] for p in more.cards)
     assert not assistant.set_sort(searched, "nonsense").ok
+    anew = assistant.message(low.session, searched.text)  # a new request: the order the shopper chose holds
+    assert anew.session.sort == "price_asc" and [p["sale_price"] for p in anew.cards] == sorted(
+        p["sale_price"] for p in anew.cards)
     cards = [{"id": "a", "sale_price": 5.0}, {"id": "b", "sale_price": None}, {"id": "c", "sale_price": 1.0}]
     assert [c["id"] for c in sort_cards(cards, "price_asc")] == ["c", "a", "b"]  # unknown prices last
     assert [c["id"] for c in sort_cards(cards, "price_desc")] == ["a", "c", "b"]

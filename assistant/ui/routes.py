@@ -17,7 +17,10 @@ from .photos import SIZES, catalog_photo
 
 log = logging.getLogger(__name__)
 PREFIX = "/shop"
-NOT_READY = Response("the assistant is getting ready", status_code=503, headers={"Retry-After": "2"})
+
+
+def not_ready() -> Response:
+    return Response("the assistant is getting ready", status_code=503, headers={"Retry-After": "2"})
 
 
 def shop_routes(loader: EngineLoader) -> list[BaseRoute]:
@@ -27,7 +30,7 @@ def shop_routes(loader: EngineLoader) -> list[BaseRoute]:
         size, pid = request.path_params["size"], request.path_params["pid"]
         engine = loader.engine
         if engine is None:
-            return NOT_READY
+            return not_ready()
         meta = engine.index.metadata().get(pid)
         if size not in SIZES or meta is None:
             return Response("no such photo", status_code=404)
@@ -46,7 +49,7 @@ def shop_routes(loader: EngineLoader) -> list[BaseRoute]:
     def product(request: Request) -> Response:
         engine = loader.engine
         if engine is None:
-            return NOT_READY
+            return not_ready()
         details = engine.details(request.path_params["pid"])
         if details is None:
             return HTMLResponse("<p>That product is no longer in the catalog.</p>", status_code=404)
@@ -55,7 +58,7 @@ def shop_routes(loader: EngineLoader) -> list[BaseRoute]:
     def compare(request: Request) -> Response:
         engine = loader.engine
         if engine is None:
-            return NOT_READY
+            return not_ready()
         ids = [i for i in request.query_params.get("ids", "").split(",") if i][:4]
         found = [d for d in (engine.details(i) for i in dict.fromkeys(ids)) if d is not None]
         return HTMLResponse(compare_html([_card(d) for d in found]), headers={"Cache-Control": "private, max-age=300"})
