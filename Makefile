@@ -14,7 +14,7 @@ export HF_HUB_OFFLINE ?= 1
 export GRADIO_ANALYTICS_ENABLED := False
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: run test deps system lint train ingest eval eval-dialogues intents eval-rooms eval-fusion eval-product-fusion \
+.PHONY: run test deps system lint train ingest eval eval-dialogues eval-qa bench-shop intents eval-rooms eval-fusion eval-product-fusion \
         bench load bench-scale voices clean demo-catalog bundle eval-demo bench-start space-resolve space-check
 
 $(BIN)/.installed: pyproject.toml
@@ -49,6 +49,14 @@ ingest: deps
 eval: deps
 	$(BIN)/python -m assistant eval --queries $(DEV_QUERIES) --catalog $(CATALOG_DIR)
 	$(MAKE) --no-print-directory eval-dialogues
+
+# Questions about products (eval/product-questions), answered from each product's own catalog data.
+eval-qa: deps
+	$(BIN)/python -m assistant product-qa
+
+# The shop in Chromium: product page open time, markup and photo bytes per turn (starts python app.py).
+bench-shop: deps system
+	$(BIN)/python -m bench.shop
 
 # Multi-turn dialogues played through the app's conversation, scored as ../shared/tools/score_dialogues.py:
 # the dev dialogues, then our held-out ones (other wordings; never tuned on).

@@ -91,4 +91,4 @@ with demo:
 demo.queue(default_concurrency_limit=int(os.environ.get("GRADIO_DEFAULT_CONCURRENCY_LIMIT") or 4))
 
 if __name__ == "__main__":
-    demo.launch(**launch_options())
+    demo.launch(**launch_options(loader))

@@ -14,19 +14,23 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from . import product_qa
 from .intents import ENCODER, IntentModel, flags, load_model, use_encoder
 from .session import (
     PAGE_SIZE,
+    SORTS,
     Constraints,
     Intent,
     Session,
     cheaper_limit,
     content_words,
     interpret,
+    ordinal,
     pricier_floor,
     resolve,
     rupees,
     search_call,
+    sort_cards,
     summarize,
 )
 
@@ -138,19 +142,22 @@ class Assistant:
     # -- helpers ------------------------------------------------------------------------------
     def _search(self, session: Session, exclude_ids: Sequence[str] = ()) -> SearchResult:
         """Once the chips are the constraints, every card shown meets all of them (extra are asked for, so
-        that products dropped here still leave a full page)."""
+        that products dropped here still leave a full page). Sorted by price or discount, the page is the
+        best of a wider pool of relevant products."""
+        depth = self.depth if session.sort == "relevance" else max(self.depth, self.engine.settings.sort_pool)
         if not session.settled:
-            return self.engine.search(**search_call(session, exclude_ids, self.depth).kwargs())
-        call = search_call(session, exclude_ids, self.depth * 2)
+            return self.engine.search(**search_call(session, exclude_ids, depth).kwargs())
+        call = search_call(session, exclude_ids, depth * 2)
         result = self.engine.search(**call.kwargs())
-        kept = [h for h in result.hits if session.constraints.admits(h.product)][: self.depth]
+        kept = [h for h in result.hits if session.constraints.admits(h.product)][:depth]
         return replace(result, hits=kept)
 
     def _show(self, session: Session, result: SearchResult, append_seen: bool = False) -> Session:
         s = session.copy()
-        s.shown = [summarize(h.id, h.product, h.score, why(s, h.product, h.reasons))
-                   for h in result.hits[: self.page_size]]
-        s.ranked = [h.id for h in result.hits]
+        ranked = sort_cards([summarize(h.id, h.product, h.score) for h in result.hits], s.sort)
+        reasons = {h.id: (h.product, h.reasons) for h in result.hits}
+        s.shown = [{**p, "reasons": why(s, *reasons[p["id"]])} for p in ranked[: self.page_size]]
+        s.ranked = [p["id"] for p in ranked]
         s.seen_ids = [*s.seen_ids, *(p["id"] for p in s.shown)] if append_seen else [p["id"] for p in s.shown]
         return s
 
@@ -189,13 +196,15 @@ class Assistant:
                               photo_path, transcript)
         if not text and photo is None and not photo_path:
             return Reply(session, "Tell me what you're looking for, add a photo, or record your voice.", user=user, ok=False)
+        if text and photo is None and not photo_path and (session.shown or session.focus) and product_qa.about(text):
+            return self.question(session, text, user)
         u = self.engine.understand(text) if text else None
         language = language or (u.language if u else session.language)
         new_photo = photo is not None or bool(photo_path)
         act = self.act(text, u)[0] if text and session.active and not new_photo else "new"
         intent = interpret(text, session, u, act, self.engine.understand, new_photo=new_photo)
         if intent.kind == "new":
-            reply = self._new(text, photo, photo_path, language, user, transcript or "")
+            reply = self._new(text, photo, photo_path, language, user, transcript or "", sort=session.sort)
             reply = replace(reply, session=self._remember(session, reply.session))
         else:
             s = session.copy()
@@ -204,9 +213,11 @@ class Assistant:
         reply = replace(reply, text=f"{reply.text}\n\n_{heard_note}_") if heard_note else reply
         return replace(reply, text=f"{reply.text}\n\n{UNSURE}", alternatives=alternatives) if alternatives else reply
 
-    def _new(self, text: str, photo: bytes | None, photo_path: str, language: str, user: str, transcript: str) -> Reply:
+    def _new(self, text: str, photo: bytes | None, photo_path: str, language: str, user: str, transcript: str,
+             sort: str = "relevance") -> Reply:
+        """A new request (the shopper's sort order holds: it is how they like results shown)."""
         kept = shrink_photo(photo) if photo is not None else None
-        s = Session(text=text, photo=kept, photo_path=photo_path if kept is None else "", language=language)
+        s = Session(text=text, photo=kept, photo_path=photo_path if kept is None else "", language=language, sort=sort)
         result = self._search(s)
         u = result.understanding
         asked = Constraints.from_understanding(u)
@@ -265,7 +276,7 @@ class Assistant:
         if kind == "back":
             return self._back(s, asked, user, transcript)
         if kind == "reset":
-            return Reply(Session(language=s.language), "好的，重新开始。想找什么？" if zh else
+            return Reply(Session(language=s.language, sort=s.sort), "好的，重新开始。想找什么？" if zh else
                          "OK, starting over. What are you looking for?", user=user, changed=True)
         if kind == "not_brand":
             target = resolve(s, intent.ordinal) if intent.ordinal is not None else None
@@ -350,7 +361,7 @@ class Assistant:
     def _switch(self, s: Session, intent: Intent, text: str, user: str, transcript: str) -> Reply:
         """A new subject ("now show me sunglasses"): what no longer applies (colour, budget, brand, occasion, the
         photo, likes) goes; who it is for stays when the catalog has the new kind of product for them."""
-        fresh = Session(text=text, language=s.language, settled=True, history=s.history)
+        fresh = Session(text=text, language=s.language, settled=True, history=s.history, sort=s.sort)
         c = intent.constraints
         if not c.gender and s.constraints.gender:
             carried = replace(c, gender=s.constraints.gender)
@@ -415,15 +426,80 @@ class Assistant:
                 f"Here are more like #{n}, “{title}”: {what}.")
         return self._reply(candidate, text, result, user, transcript)
 
+    def _same_style(self, s: Session, target: dict) -> Reply:
+        """More in a card's style: its own words (pattern, fit, occasion, kind, who it is for), not its photo."""
+        details = self.engine.details(target["id"]) or target
+        attrs = details.get("attributes") or {}
+        style = [attrs.get(k, "") for k in ("Pattern", "Fit", "Sleeve Length", "Neck", "Occasion")]
+        candidate = s.copy()
+        candidate.photo, candidate.photo_path, candidate.photo_facets, candidate.photo_description = None, "", {}, ""
+        candidate.subject = " ".join(w for w in [*style, target.get("usage", "")] if w).lower()
+        constraints = Constraints(gender=(target["gender"],) if target.get("gender") else (),
+                                  article_type=(target["article_type"],) if target.get("article_type") else ())
+        candidate.constraints, _ = self.feasible(constraints, keep=("article_type",))
+        candidate.settled = True
+        result = self._search(candidate, exclude_ids=(target["id"],))
+        if not result.hits:
+            return Reply(s, "I couldn't find anything in that style.", ok=False)
+        candidate = self._remember(s, self._show(candidate, result))
+        what = candidate.constraints.describe(s.language, candidate.noun())
+        return self._reply(candidate, f"More in the style of “{target['title']}”: {what}.", result)
+
+    def question(self, session: Session, text: str, user: str = "") -> Reply:
+        """A question about one product ("is #3 machine washable?", "what is it made of?"), answered from that
+        product's own description, attributes and sizes. "It" is the product whose page is open (or the one
+        last asked about); the cards on screen stay as they are."""
+        n = ordinal(text)
+        target = resolve(session, n) if n is not None else None
+        pid = target["id"] if target else session.focus
+        details = self.engine.details(pid) if pid else None
+        if details is None:
+            return Reply(session, "Which one? Say its number, e.g. “is #2 machine washable?”, or open it and ask.",
+                         user=user, ok=False)
+        s = session.copy()
+        s.focus = pid
+        said = product_qa.answer(text, details)
+        shown = next((i + 1 for i, p in enumerate(s.shown) if p["id"] == pid), 0)
+        name = f"#{shown} “{details.get('title', '')}”" if shown else f"“{details.get('title', '')}”"
+        return Reply(s, f"{name}: {said.text}", user=user)
+
+    def set_sort(self, session: Session, key: str) -> Reply:
+        """Sort the results: relevance, price low→high or high→low, biggest discount (kept for the next turns)."""
+        if key not in SORTS:
+            return Reply(session, "Unknown sort order.", ok=False)
+        s = session.copy()
+        s.sort = key
+        if not s.active or not s.shown:
+            return Reply(s, "", ok=True)
+        result = self._search(s)
+        s = self._show(s, result)
+        return self._reply(s, f"Sorted by {SORTS[key][0].lower()}.", result, user="")
+
     # -- clicks -------------------------------------------------------------------------------
+    def product(self, session: Session, product_id: str) -> dict | None:
+        """A product on screen, or any product of the catalog (from a shortlist or a comparison), as a card."""
+        shown = next((p for p in session.shown if p["id"] == product_id), None)
+        if shown is not None:
+            return shown
+        details = self.engine.details(product_id)
+        return summarize(product_id, details) if details is not None else None
+
     def card_action(self, session: Session, action: str, product_id: str) -> Reply:
-        """👍 / 👎 / "Similar" on a card."""
-        target = next((p for p in session.shown if p["id"] == product_id), None)
+        """👍 / 👎 / "Similar" (by look: its photo) / "Style" (by style: its words) on a card or a product page;
+        "open": the shopper is looking at this product (what "it" means in a question)."""
+        target = self.product(session, product_id)
         if target is None:
-            return Reply(session, "That product is no longer on screen.", ok=False)
-        n = next(i + 1 for i, p in enumerate(session.shown) if p["id"] == product_id)
+            return Reply(session, "That product is no longer in the catalog.", ok=False)
+        if action == "open":
+            s = session.copy()
+            s.focus = product_id
+            return Reply(s, "", ok=True)
+        n = next((i + 1 for i, p in enumerate(session.shown) if p["id"] == product_id), 0)
+        label = f"#{n}" if n else f"“{target['title']}”"
         if action == "similar":
-            return replace(self._similar(session.copy(), target), user=f"Similar to #{n}")
+            return replace(self._similar(session.copy(), target), user=f"Similar to {label}")
+        if action == "style":
+            return replace(self._same_style(session.copy(), target), user=f"Same style as {label}")
         s = session.copy()
         zh = s.language == "zh"
         if action == "like":
@@ -437,7 +513,7 @@ class Assistant:
             text = f"👎 好的，少推荐类似“{target['title']}”的。" if zh else f"👎 Got it — fewer like “{target['title']}”."
         else:
             return Reply(session, "Unknown action.", ok=False)
-        user = f"{'👍' if action == 'like' else '👎'} #{n} {target['title']}"
+        user = f"{'👍' if action == 'like' else '👎'} {label} {target['title']}"
         result = self._search(s)
         if not result.hits:
             return Reply(s, text, user=user, ok=True)

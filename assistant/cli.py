@@ -135,6 +135,24 @@ def cmd_intents(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_product_qa(args: argparse.Namespace) -> int:
+    from .catalog import read_catalog
+    from .product_qa import score
+
+    questions = [json.loads(line) for line in Path(args.questions).read_text(encoding="utf-8").splitlines() if line.strip()]
+    products = {p.id: p.to_row() for p in read_catalog(args.catalog or _settings(args).catalog_dir).products}
+    missing = sorted({q["product"] for q in questions} - products.keys())
+    if missing:
+        raise SystemExit(f"products not in the catalog: {', '.join(missing)}")
+    accuracy, wrong = score(questions, products)
+    for q, got in wrong:
+        print(f"WRONG {q['product']} {q['question']!r}: expected {q['expect']} {q.get('contains', [])}, "
+              f"got {got.verdict}: {got.text}")
+    print(f"product questions {len(questions)}  products {len({q['product'] for q in questions})}  "
+          f"correct {len(questions) - len(wrong)}  accuracy {accuracy:.3f}")
+    return 0 if accuracy >= args.min_accuracy else 1
+
+
 MAIN_METRIC = {"text": "p@10", "zh": "p@10", "natural": "ndcg@10", "photo": "r@1", "composed": "p@10",
                "filter": "p@10", "voice": "p@10", "shopper": "r@1", "realphoto": "match@1", "composed-shopper": "p@10",
                "voice-noisy": "p@10"}
@@ -277,6 +295,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="labelled messages ({text, act} JSONL) the model never trains on")
     n.add_argument("--seed", type=int, default=0)
     n.set_defaults(func=cmd_intents)
+
+    q = sub.add_parser("product-qa", help="score answers to questions about products (eval/product-questions)")
+    q.add_argument("--questions", default=str(Path(__file__).resolve().parent.parent / "eval" / "product-questions" /
+                                              "questions.jsonl"), help="questions JSONL: product, question, expect, contains")
+    q.add_argument("--catalog", default=str(DEMO_CATALOG), help="catalog holding the products (default: the demo catalog)")
+    q.add_argument("--min-accuracy", type=float, default=0.9, help="exit 1 below this share right")
+    q.set_defaults(func=cmd_product_qa)
 
     from .hf_import import add_catalog_commands
 

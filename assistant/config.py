@@ -89,6 +89,7 @@ class Settings:
     # ranking
     product_image_weight: float = 0.5
     top_k: int = 24
+    sort_pool: int = 48  # sorted by price or discount: the best of this many relevant products, in that order
     candidate_pool: int = 300
     facet_boost: float = 1.0  # ≥ the similarity spread: products with every asked facet rank first
     photo_facet_boost: float = 0.2  # without photo heads: the boost for sharing what the nearest photos voted
@@ -102,6 +103,11 @@ class Settings:
     photo_vote_temperature: float = 0.02
     fusion: str = "facet"
     fusion_alpha: float = 0.5
+    # product photos as the app serves them (resized JPEGs, cached by browsers): longest side in pixels
+    photo_thumb_side: int = 160
+    photo_card_side: int = 360
+    photo_page_side: int = 900
+    photo_max_age_seconds: int = 86_400
     # limits
     max_query_chars: int = 500
     max_image_pixels: int = 40_000_000

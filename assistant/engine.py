@@ -7,12 +7,13 @@ import logging
 import time
 from collections import Counter
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from .catalog import decode_image
+from .catalog import CatalogError, Product, decode_image, read_catalog
 from .config import Settings
 from .encoders import image_encoder, text_encoder
 from .errors import InputError
@@ -103,6 +104,26 @@ class Engine:
         self.vocabulary = Vocabulary(self.index.facet_values())
         self.speech_prompts = speech_prompts(self.vocabulary)
         self.speech_words = speech_words(self.vocabulary)
+
+    # -- a product's own data -------------------------------------------------------------------
+    @cached_property
+    def _catalog(self) -> dict[str, Product]:
+        """The catalog's products by id (their description, attributes and sizes are not in the index)."""
+        try:
+            return {p.id: p for p in read_catalog(self.settings.catalog_dir).products}
+        except CatalogError:
+            return {}
+
+    def details(self, product_id: str) -> dict | None:
+        """A product's index fields plus its description, attributes, sizes and colours from the catalog;
+        None for a product that is not in the index."""
+        meta = self.index.metadata().get(product_id)
+        if meta is None:
+            return None
+        row = self._catalog.get(product_id)
+        extra = {"description": row.description, "attributes": dict(row.attributes), "sizes": list(row.sizes),
+                 "colours": list(row.colours)} if row else {"description": "", "attributes": {}, "sizes": [], "colours": []}
+        return {**meta, **extra, "id": product_id}
 
     # -- encoders -------------------------------------------------------------------------------
     def embed_text(self, text: str) -> np.ndarray:

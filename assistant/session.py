@@ -293,6 +293,8 @@ class Session:
     page: int = 0
     ranked: list[str] = field(default_factory=list)  # ids best first: the cards on screen, then the next ones
     history: list[Session] = field(default_factory=list, repr=False)  # earlier states, for "go back"
+    focus: str = ""  # the product the shopper is looking at (its page open, or last asked about)
+    sort: str = "relevance"  # a key of SORTS
 
     @property
     def active(self) -> bool:
@@ -314,6 +316,34 @@ class Session:
 
     def prices(self) -> list[float]:
         return [p["sale_price"] for p in self.shown if p.get("sale_price") is not None]
+
+    def link_query(self) -> str:
+        """The current search in words that ask for it again ("women's black heels under ₹1,500, Nike only"):
+        what a `?q=` link reopens. "" when there is no search in words (a photo alone)."""
+        if not self.active or not self.settled:
+            return self.text
+        what = self.constraints.describe("en", self.noun().lower())
+        return " ".join(w for w in (self.subject, what) if w).strip()
+
+
+def discount(p: dict) -> int:
+    """A card's discount in whole percent (0 without one)."""
+    sale, price = p.get("sale_price"), p.get("price")
+    return round((price - sale) / price * 100) if sale is not None and price and sale < price else 0
+
+
+SORTS: dict[str, tuple[str, Callable[[dict], float] | None]] = {  # key → (label, sort key; None keeps relevance)
+    "relevance": ("Relevance", None),
+    "price_asc": ("Price: low to high", lambda p: p["sale_price"] if p.get("sale_price") is not None else float("inf")),
+    "price_desc": ("Price: high to low", lambda p: -p["sale_price"] if p.get("sale_price") is not None else float("inf")),
+    "discount": ("Biggest discount", lambda p: -discount(p)),
+}
+
+
+def sort_cards(cards: Sequence[dict], key: str) -> list[dict]:
+    """Cards in the shopper's chosen order (stable: equal ones keep their relevance order)."""
+    by = SORTS.get(key, SORTS["relevance"])[1]
+    return sorted(cards, key=by) if by else list(cards)
 
 
 # ---------------------------------------------------------------------------------------------------

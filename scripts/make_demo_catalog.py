@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PER_PAIR = 2  # products per (gender, article type) pair and per colour, at least
 PER_EXAMPLE = 12  # products per example request (a page of results)
 MIN_GROUP = 5  # (gender, type, colour) groups at least this big get at least one product
-# what the app's examples ask for (assistant/ui.py TEXT_EXAMPLES, assets/voice/*.txt), as catalog fields
+# what the app's examples ask for (assistant/ui/loader.py TEXT_EXAMPLES, assets/voice/*.txt), as catalog fields
 EXAMPLES = (
     ("black heels under 1500 rupees", {"gender": "Women", "article_type": "Heels", "base_colour": "Black"}, 1500),
     ("blue jeans for men", {"gender": "Men", "article_type": "Jeans", "base_colour": "Blue"}, None),

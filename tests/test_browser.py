@@ -340,3 +340,195 @@ def test_a_multi_turn_session_in_words_a_photo_and_voice(page: Page, app: Runnin
     assert any("Price: under ₹" in t for t in chip_labels(page))
     assert uploaded_files(app) == []
     shoot(page, "9-dialogue-voice")
+
+
+# ---------------------------------------------------------------------------------------------------
+# the shop: product page, questions about a product, sort, shortlist + compare, ?q= links, voice notes,
+# on a desktop and on a phone (390 × 844)
+# ---------------------------------------------------------------------------------------------------
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture(params=["desktop", "phone"])
+def shop(request: pytest.FixtureRequest, browser, app: RunningApp) -> Iterator[Page]:
+    """A fresh browser session on the app, on a desktop or a phone-sized screen."""
+    phone = request.param == "phone"
+    context = browser.new_context(viewport=PHONE if phone else {"width": 1400, "height": 1000}, is_mobile=phone,
+                                  has_touch=phone)
+    pg = context.new_page()
+    pg.goto(app.url)
+    pg.wait_for_selector(".sa-ex", timeout=180_000)
+    yield pg
+    context.close()
+
+
+def tap(pg: Page, selector: str) -> None:
+    """A click where a finger would land (in view first)."""
+    el = pg.locator(selector).first
+    el.scroll_into_view_if_needed()
+    el.click()
+
+
+def test_product_page_and_questions_about_a_product(shop: Page, slice_rows: list[dict]) -> None:
+    kind, gender = top_pair(slice_rows)
+    ask(shop, f"{kind} for {gender.lower()}")
+    first = cards(shop)
+    title = shop.locator("#sa-results .sa-card .sa-title").first.inner_text()
+    tap(shop, "#sa-results .sa-card .sa-img")
+    page = shop.locator("#sa-overlay .sa-page")
+    page.wait_for()
+    assert page.locator(".sa-page-title").inner_text() == title
+    assert page.locator(".sa-price").inner_text().startswith("₹")
+    assert page.locator(".sa-page-img img").evaluate("i => i.complete && i.naturalWidth > 0")
+    for action in ("similar", "style", "like", "dislike"):
+        assert page.locator(f'[data-action="{action}"]').count() == 1
+    assert page.locator("[data-shortlist]").count() == 1
+    row = next(r for r in slice_rows if r["id"] == first[0]["id"])
+    if row.get("sizes"):
+        assert page.locator(".sa-size").all_inner_texts() == [str(s) for s in row["sizes"]]
+    shoot_viewport(shop, f"10-product-page-{shop.viewport_size['width']}")
+    page.locator("[data-ask]").click()  # back to the chat, "it" is this product
+    assert shop.locator("#sa-overlay").is_hidden()
+    reply = ask(shop, "what is it made of?")
+    assert reply.startswith(f"#1 “{title}”: "), reply
+    second = shop.locator("#sa-results .sa-card .sa-title").nth(1).inner_text()
+    reply = ask(shop, "is #2 machine washable?")
+    assert reply.startswith(f"#2 “{second}”: ") and [c["id"] for c in cards(shop)] == [c["id"] for c in first], reply
+
+
+def test_sort_by_price_and_discount(shop: Page, slice_rows: list[dict]) -> None:
+    kind, _ = top_pair(slice_rows)
+    ask(shop, kind)
+    for label, check in (("Price: low to high", lambda p: p == sorted(p)),
+                         ("Price: high to low", lambda p: p == sorted(p, reverse=True))):
+        n = bot_count(shop)
+        tap(shop, "#sa-sort input")
+        shop.get_by_role("option", name=label).click()
+        reply = wait_reply(shop, n)
+        prices = [c["price"] for c in cards(shop)]
+        assert reply.startswith("Sorted by") and len(prices) >= 5 and check(prices), (label, prices)
+
+
+def test_shortlist_and_compare_after_a_reload(shop: Page, app: RunningApp, slice_rows: list[dict]) -> None:
+    kind, _ = top_pair(slice_rows)
+    ask(shop, kind)
+    kept = [c["id"] for c in cards(shop)[:3]]
+    for pid in kept:
+        tap(shop, f'#sa-results .sa-card[data-id="{pid}"] [data-shortlist]')
+    assert shop.locator("#sa-shortlist-bar").inner_text().endswith("(3)")
+    shop.reload()  # nothing of it is on the server: the browser keeps it
+    shop.wait_for_selector(".sa-ex", timeout=180_000)
+    bar = shop.locator("#sa-shortlist-bar")
+    assert bar.inner_text().endswith("(3)")
+    bar.click()
+    items = shop.locator("#sa-overlay .sa-li input")
+    assert [items.nth(i).get_attribute("value") for i in range(items.count())] == kept
+    items.nth(2).uncheck()
+    shop.locator("#sa-overlay [data-compare]").click()
+    table = shop.locator("#sa-overlay .sa-compare-table")
+    table.wait_for()
+    heads = table.locator("tr").nth(1).locator("td").all_inner_texts()
+    titles = {r["id"]: r["title"] for r in slice_rows}
+    assert len(heads) == 2 and all(titles[pid] in head for pid, head in zip(kept[:2], heads, strict=True))
+    labels = table.locator("th").all_inner_texts()
+    assert {"Price", "Colour", "Sizes"} <= set(labels)
+    assert table.locator("img").evaluate_all("imgs => imgs.every(i => i.complete && i.naturalWidth > 0)")
+    shoot_viewport(shop, f"11-compare-{shop.viewport_size['width']}")
+    shop.locator("#sa-overlay [data-close]").click()
+    bar.click()
+    shop.locator("#sa-overlay [data-remove]").first.click()
+    assert shop.locator("#sa-overlay .sa-li").count() == 2
+
+
+def test_a_link_reopens_the_search(shop: Page, browser, app: RunningApp, slice_rows: list[dict]) -> None:
+    kind, gender = top_pair(slice_rows)
+    ask(shop, f"{kind} for {gender.lower()}")
+    ask(shop, "cheaper")
+    shown = [c["id"] for c in cards(shop)]
+    href = shop.locator("#sa-results .sa-share").get_attribute("href")
+    assert href and href.startswith("?q=")
+    context = browser.new_context(viewport=shop.viewport_size)
+    other = context.new_page()
+    try:
+        other.goto(app.url + "/" + href)
+        other.wait_for_selector("#sa-results .sa-card", timeout=REPLY_TIMEOUT)
+        other.wait_for_function("!document.querySelector('#sa-input textarea').disabled", timeout=REPLY_TIMEOUT)
+        assert [c["id"] for c in cards(other)] == shown
+        assert sorted(chip_labels(other)) == sorted(chip_labels(shop))
+    finally:
+        context.close()
+
+
+def test_a_webm_voice_note_and_a_file_it_cannot_use(shop: Page, app: RunningApp, slice_rows: list[dict],
+                                                      tmp_path: Path) -> None:
+    kind, gender = top_pair(slice_rows)
+    clip = say(f"{kind} for {gender.lower()}", tmp_path / "note.webm")  # what phones and browsers record
+    reply = attach_and_send(shop, clip)
+    said = shop.locator('#sa-chat [data-testid="user"]').last.inner_text()
+    assert said.startswith("🎤 I heard") and kind.lower().rstrip("s") in said.lower(), said
+    assert len(cards(shop)) >= 5, reply
+    assert not [p for p in app.uploads.rglob("*") if p.is_file()]  # the recording was deleted once read
+    users = shop.locator('#sa-chat [data-testid="user"]').count()
+    text = tmp_path / "notes.txt"
+    text.write_text("not a photo or a recording")
+    shop.locator('#sa-input input[data-testid="file-upload"]').set_input_files(str(text))
+    shop.wait_for_timeout(1000)
+    shop.locator('#sa-input [data-testid="submit-button"]').click()
+    shop.wait_for_timeout(2000)
+    assert shop.locator('#sa-chat [data-testid="user"]').count() == users  # no empty bubble
+    assert "…" not in shop.locator('#sa-chat [data-testid="user"]').all_inner_texts()
+    assert shop.get_by_text(re.compile(r"Invalid file type")).count() >= 1  # gradio's message, naming the file
+
+
+def test_a_phone_shows_results_in_view_two_a_row(browser, app: RunningApp, slice_rows: list[dict]) -> None:
+    """390 × 844: after a search the first card is fully in view without scrolling, two cards a row, nothing
+    wider than the screen, touch targets at least 40 px, text at least 12 px."""
+    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    pg = context.new_page()
+    try:
+        pg.goto(app.url)
+        pg.wait_for_selector(".sa-ex", timeout=180_000)
+        kind, gender = top_pair(slice_rows)
+        ask(pg, f"{kind} for {gender.lower()}")
+        pg.wait_for_timeout(500)
+        boxes = [pg.locator("#sa-results .sa-card").nth(i).bounding_box() for i in range(3)]
+        first = boxes[0]
+        assert first and first["y"] >= 0 and first["y"] + first["height"] <= PHONE["height"], first
+        assert first["x"] >= 0 and first["x"] + first["width"] <= PHONE["width"]
+        assert abs(boxes[1]["y"] - first["y"]) < 2 and boxes[2]["y"] > first["y"] + first["height"] - 2  # two a row
+        assert pg.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        shoot_viewport(pg, "12-phone-results")
+        small = pg.evaluate("""() => [...document.querySelectorAll(
+              '#sa-results button, #sa-results a, #sa-input button, .sa-pills button, #sa-sort input, #sa-shortlist-bar')]
+            .filter((el) => el.offsetParent !== null)
+            .map((el) => [el.className || el.tagName, el.getBoundingClientRect()])
+            .filter(([, r]) => r.width < 40 || r.height < 40).map(([c, r]) => `${c} ${r.width}x${r.height}`)""")
+        assert small == [], small
+        tiny = pg.evaluate("""() => [...document.querySelectorAll('#sa-results *, #sa-chat .message-content *')]
+            .filter((el) => el.offsetParent !== null && [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim()))
+            .filter((el) => parseFloat(getComputedStyle(el).fontSize) < 12).map((el) => el.className)""")
+        assert tiny == [], tiny
+        tap(pg, "#sa-results .sa-card .sa-img")
+        pg.wait_for_selector("#sa-overlay .sa-page")
+        assert pg.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        shoot_viewport(pg, "13-phone-product-page")
+    finally:
+        context.close()
+
+
+def test_the_desktop_stays_wide(page: Page, slice_rows: list[dict]) -> None:
+    kind, _ = top_pair(slice_rows)
+    ask(page, kind)
+    boxes = [page.locator("#sa-results .sa-card").nth(i).bounding_box() for i in range(4)]
+    assert len({round(b["y"]) for b in boxes}) == 1  # four or more a row beside the chat
+    assert page.locator("#sa-chat").bounding_box()["x"] < boxes[0]["x"]
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1400
+    shoot_viewport(page, "14-desktop-results")
+
+
+def shoot_viewport(pg: Page, name: str) -> Path:
+    """What the screen shows (not the whole page)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    pg.screenshot(path=str(path))
+    return path

@@ -174,13 +174,15 @@ def test_card_shows_photo_title_brand_price_discount_and_reasons(slice_rows: lis
     p = card_of(row, ("colour: Black", "article type: Heels"))
     html = card_html(p, 2, liked=True)
     pct = round((row["price"] - row["sale_price"]) / row["price"] * 100)
-    assert f'data-id="{row["id"]}"' in html and f'data-type="{row["article_type"]}"' in html
-    assert 'src="data:image/jpeg;base64,' in html  # the catalog photo, embedded
+    assert f"data-id='{row['id']}'" in html and f"data-type='{row['article_type']}'" in html
+    assert f"src='shop/photo/card/{row['id']}.jpg'" in html and "base64" not in html  # a cacheable URL, no bytes
+    assert "data-open" in html and "data-shortlist" in html  # opens its page; can be shortlisted
+    assert len(html) < 1500  # a grid of 12 travels on every turn
     assert rupees(row["sale_price"]) in html and f'<span class="sa-was">{rupees(row["price"])}</span>' in html
     assert f"{pct}% off" in html and f"−{pct}%" in html
     assert "✓ Black · Heels" in html
     assert ">#2<" in html and "sa-liked" in html
-    assert 'data-action="like"' in html and 'data-action="dislike"' in html and 'data-action="similar"' in html
+    assert "data-action='like'" in html and "data-action='dislike'" in html and "data-action='similar'" in html
     full = next(r for r in slice_rows if r.get("sale_price") and r["sale_price"] == r.get("price"))
     plain = card_html(card_of(full), 1)
     assert "% off" not in plain and "sa-was" not in plain
@@ -193,7 +195,7 @@ def test_cards_escape_text_and_handle_unknown_prices() -> None:
     assert "<script>" not in html and "&lt;script&gt;" in html and "A &amp; B" in html
     assert "Price on request" in html
     grid = render_cards([p], "1 result")
-    assert grid.count('class="sa-card') == 1 and "1 result" in grid
+    assert grid.count("class='sa-card") == 1 and "1 result" in grid
     assert render_cards([]) == EMPTY_GRID
 
 
@@ -203,7 +205,7 @@ def test_user_message_shows_voice_and_photo(slice_rows: list[dict]) -> None:
     assert user_message(voice="blue shirts") == "🎤 I heard: “blue shirts”"
     msg = user_message("like this", photo=image.read_bytes())
     assert msg.startswith("like this") and 'src="data:image/jpeg;base64,' in msg
-    assert 'src="data:image/' in user_message(photo_path=str(image))
+    assert 'src="shop/photo/thumb/1.jpg"' in user_message(photo_src="shop/photo/thumb/1.jpg")
 
 
 def test_voice_examples_are_shipped() -> None:
@@ -325,14 +327,17 @@ def test_launch_options(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("GRADIO_SERVER_NAME", raising=False)
     monkeypatch.delenv("GRADIO_SERVER_PORT", raising=False)
     monkeypatch.delenv("SPACE_ID", raising=False)
-    options = launch_options()
+    loader = EngineLoader(lambda: (_ for _ in ()).throw(InputError("no catalog")))
+    options = launch_options(loader)
     assert (options["server_name"], options["server_port"]) == ("127.0.0.1", 7860)
     assert options["run_history"] is False and "css" in options
+    assert {r.path for r in options["app_kwargs"]["routes"]} == {"/shop/photo/{size}/{pid}.jpg", "/shop/product/{pid}",
+                                                                 "/shop/compare"}
     monkeypatch.setenv("SPACE_ID", "someone/shopping-assistant")  # on a Hugging Face Space: its proxy must reach us
-    assert launch_options()["server_name"] == "0.0.0.0"
+    assert launch_options(loader)["server_name"] == "0.0.0.0"
     monkeypatch.setenv("GRADIO_SERVER_NAME", "0.0.0.0")
     monkeypatch.setenv("GRADIO_SERVER_PORT", "7999")
-    assert (launch_options()["server_name"], launch_options()["server_port"]) == ("0.0.0.0", 7999)
+    assert (launch_options(loader)["server_name"], launch_options(loader)["server_port"]) == ("0.0.0.0", 7999)
 
 
 def test_persistent_storage_on_spaces(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,0 +1,214 @@
+"""The shop around the chat, without a browser: questions about a product (the question set and the chat turn),
+sort, the `?q=` link, similar by style, the product page and comparison markup, and the photo / page routes
+(resized, cacheable, only indexed products)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from starlette.applications import Starlette
+from starlette.testclient import TestClient
+
+from assistant.catalog import read_catalog
+from assistant.config import DEMO_CATALOG
+from assistant.product_qa import NO, UNKNOWN, YES, about, answer, score
+from assistant.session import Session, discount, sort_cards
+from assistant.ui import Assistant, EngineLoader, compare_html, is_audio, product_page_html
+from assistant.ui.routes import shop_routes
+
+ROOT = Path(__file__).resolve().parent.parent
+QUESTIONS = ROOT / "eval" / "product-questions" / "questions.jsonl"
+SHIRT = {"id": "1", "title": "Acme Men Blue Shirt", "brand": "Acme", "gender": "Men", "base_colour": "Blue",
+         "colours": ["Blue", "White"], "price": 1000.0, "sale_price": 800.0, "sizes": ["S", "M", "L"],
+         "attributes": {"Fit": "Slim Fit", "Sleeve Length": "Long Sleeves", "Fabric": "Cotton"},
+         "description": "Composition\nBlue shirt made of 100% cotton, has two chest pockets\nWash care\n"
+                        "Machine wash cold\nDo not bleach\nWarm iron"}
+
+
+# ------------------------------------------------------------------------------------------------
+# questions about a product
+# ------------------------------------------------------------------------------------------------
+def test_the_question_set_is_answered_from_each_products_own_data() -> None:
+    questions = [json.loads(line) for line in QUESTIONS.read_text().splitlines() if line.strip()]
+    assert len(questions) >= 90 and len({q["product"] for q in questions}) == 30
+    assert {q["expect"] for q in questions} == {"yes", "no", "info", "unknown"}
+    products = {p.id: p.to_row() for p in read_catalog(DEMO_CATALOG).products}
+    accuracy, wrong = score(questions, products)
+    assert accuracy >= 0.9, [(q["question"], a.text) for q, a in wrong]
+
+
+def test_answers_quote_the_product_and_say_when_the_catalog_does_not_tell() -> None:
+    washable = answer("is it machine washable?", SHIRT)
+    assert washable.verdict == YES and "Machine wash cold" in washable.text
+    assert answer("can I bleach it?", SHIRT).verdict == NO
+    assert answer("does it come in M?", SHIRT).verdict == YES
+    xl = answer("do you have it in XL?", SHIRT)
+    assert xl.verdict == NO and "S, M, L" in xl.text
+    assert answer("does it come in white?", SHIRT).verdict == YES
+    assert answer("is it slim fit?", SHIRT).verdict == YES
+    assert "cotton" in answer("what is it made of?", SHIRT).text.lower()
+    assert answer("does it have pockets?", SHIRT).verdict == YES
+    for unknown in ("is it waterproof?", "can I tumble dry it?"):
+        got = answer(unknown, SHIRT)
+        assert got.verdict == UNKNOWN and "doesn't say" in got.text, got
+    bare = {"id": "2", "title": "Plain", "description": "", "attributes": {}, "sizes": []}
+    assert answer("what is it made of?", bare).verdict == UNKNOWN
+    assert answer("what sizes are there?", bare).verdict == UNKNOWN
+
+
+def test_questions_are_told_from_requests_for_other_products() -> None:
+    for q in ("is #3 machine washable?", "does the second one come in M?", "what is it made of?",
+              "does it have pockets?", "is it for women?"):
+        assert about(q), q
+    for q in ("more like the second one", "not the third one", "cheaper", "in blue", "show me red dresses",
+              "do you have something in blue?", "blue jeans for men", "any other colours like this?",
+              "do you have blue ones", "are there any in size M?"):
+        assert not about(q), q
+
+
+# ------------------------------------------------------------------------------------------------
+# the conversation on the slice (engine fixture)
+# ------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def assistant(engine) -> Assistant:
+    return Assistant(engine)
+
+
+@pytest.fixture(scope="module")
+def searched(assistant: Assistant, slice_rows: list[dict]) -> Session:
+    """A search for the slice's commonest kind of product, with a full page of cards."""
+    from collections import Counter
+
+    kind = Counter(r["article_type"] for r in slice_rows).most_common(1)[0][0]
+    reply = assistant.message(Session(), kind)
+    assert len(reply.cards) >= 6
+    return reply.session
+
+
+def test_a_question_about_a_card_is_answered_from_its_own_data(assistant: Assistant, searched: Session) -> None:
+    second = searched.shown[1]
+    reply = assistant.message(searched, "is #2 machine washable?")
+    assert reply.ok and not reply.changed  # the cards stay
+    assert reply.text.startswith(f"#2 “{second['title']}”: ")
+    details = assistant.engine.details(second["id"])
+    assert reply.text.endswith(answer("is #2 machine washable?", details).text)
+    assert reply.session.focus == second["id"] and reply.session.shown == searched.shown
+    made = assistant.message(reply.session, "what is it made of?")  # "it": the product asked about
+    assert made.text.startswith(f"#2 “{second['title']}”: ")
+    opened = assistant.card_action(searched, "open", searched.shown[4]["id"])  # its page opened
+    assert not opened.text and opened.session.focus == searched.shown[4]["id"]
+    assert assistant.message(opened.session, "what sizes does it come in?").text.startswith("#5 ")
+    assert "Which one?" in assistant.message(Session(shown=searched.shown), "what is it made of?").text
+
+
+def test_sort_orders_the_page_and_stays(assistant: Assistant, searched: Session) -> None:
+    low = assistant.set_sort(searched, "price_asc")
+    prices = [p["sale_price"] for p in low.cards]
+    assert low.ok and low.changed and prices == sorted(prices) and low.session.sort == "price_asc"
+    assert min(prices) <= min(p["sale_price"] for p in searched.shown)  # the cheapest of a wider pool
+    high = assistant.set_sort(searched, "price_desc")
+    assert [p["sale_price"] for p in high.cards] == sorted((p["sale_price"] for p in high.cards), reverse=True)
+    off = assistant.set_sort(searched, "discount")
+    assert [discount(p) for p in off.cards] == sorted((discount(p) for p in off.cards), reverse=True)
+    more = assistant.message(low.session, "show more")
+    assert [p["sale_price"] for p in more.cards] == sorted(p["sale_price"] for p in more.cards)
+    assert not assistant.set_sort(searched, "nonsense").ok
+    anew = assistant.message(low.session, searched.text)  # a new request: the order the shopper chose holds
+    assert anew.session.sort == "price_asc" and [p["sale_price"] for p in anew.cards] == sorted(
+        p["sale_price"] for p in anew.cards)
+    cards = [{"id": "a", "sale_price": 5.0}, {"id": "b", "sale_price": None}, {"id": "c", "sale_price": 1.0}]
+    assert [c["id"] for c in sort_cards(cards, "price_asc")] == ["c", "a", "b"]  # unknown prices last
+    assert [c["id"] for c in sort_cards(cards, "price_desc")] == ["a", "c", "b"]
+
+
+def test_the_link_asks_for_the_same_search_again(assistant: Assistant, searched: Session) -> None:
+    cheaper = assistant.message(searched, "cheaper").session
+    for s in (searched, cheaper):
+        again = assistant.message(Session(), s.link_query()).session
+        assert again.constraints == s.constraints, (s.link_query(), again.constraints, s.constraints)
+
+
+def test_similar_by_style_keeps_the_kind_and_leaves_out_the_photo(assistant: Assistant, searched: Session) -> None:
+    target = searched.shown[0]
+    reply = assistant.card_action(searched, "style", target["id"])
+    assert reply.ok and reply.cards and reply.user == "Same style as #1"
+    assert target["id"] not in {p["id"] for p in reply.cards}
+    assert all(p["article_type"] == target["article_type"] for p in reply.cards)
+    assert reply.session.photo_path == ""
+    look = assistant.card_action(searched, "similar", target["id"])
+    assert look.ok and look.session.photo_path == target["image"]
+
+
+# ------------------------------------------------------------------------------------------------
+# the product page, the comparison and the routes that serve them
+# ------------------------------------------------------------------------------------------------
+def test_product_page_and_comparison_markup() -> None:
+    page = product_page_html({**SHIRT, "title": "<b>Acme</b> Shirt"})
+    assert "&lt;b&gt;Acme&lt;/b&gt; Shirt" in page and "<b>Acme</b>" not in page
+    for part in ("shop/photo/page/1.jpg", "₹800", "20% off", "Slim Fit", "Long Sleeves", "Machine wash cold",
+                 'data-action="similar"', 'data-action="style"', 'data-action="like"', 'data-action="dislike"',
+                 "data-shortlist", "data-ask", "Blue / White"):
+        assert part in page, part
+    assert page.count('class="sa-size"') == 3
+    other = {**SHIRT, "id": "2", "sizes": ["M"], "attributes": {"Fit": "Regular Fit", "Neck": "Round Neck"}}
+    table = compare_html([SHIRT, other])
+    for part in ("Compare 2 products", "Slim Fit", "Regular Fit", "Round Neck", "S, M, L", "Sizes", "Colour", "Price"):
+        assert part in table, part
+    assert "Pick 2 to 4" in compare_html([SHIRT]) and "Pick 2 to 4" in compare_html([SHIRT] * 5)
+
+
+@pytest.fixture(scope="module")
+def client(engine) -> TestClient:
+    loader = EngineLoader(lambda: engine, warm_speech=False).start()
+    assert loader.wait(60) is engine
+    return TestClient(Starlette(routes=shop_routes(loader)))
+
+
+def test_photos_are_resized_cacheable_and_only_of_indexed_products(client: TestClient, engine) -> None:
+    import io
+
+    from PIL import Image
+
+    pid = next(iter(engine.index.metadata()))
+    sizes = {}
+    for size in ("thumb", "card", "page"):
+        r = client.get(f"/shop/photo/{size}/{pid}.jpg")
+        assert r.status_code == 200 and r.headers["content-type"] == "image/jpeg"
+        assert "max-age=" in r.headers["cache-control"] and r.headers["etag"]
+        sizes[size] = max(Image.open(io.BytesIO(r.content)).size)
+        again = client.get(f"/shop/photo/{size}/{pid}.jpg", headers={"If-None-Match": r.headers["etag"]})
+        assert again.status_code == 304 and not again.content
+    s = engine.settings
+    assert sizes["thumb"] <= s.photo_thumb_side and sizes["card"] <= s.photo_card_side <= s.photo_page_side
+    assert sizes["thumb"] < sizes["card"]
+    for bad in ("/shop/photo/card/nope.jpg", "/shop/photo/huge/" + pid + ".jpg", "/shop/photo/card/..%2F..%2Fetc%2Fpasswd.jpg"):
+        assert client.get(bad).status_code == 404, bad
+
+
+def test_product_page_and_comparison_routes(client: TestClient, engine) -> None:
+    ids = list(engine.index.metadata())[:3]
+    page = client.get(f"/shop/product/{ids[0]}")
+    assert page.status_code == 200 and engine.index.metadata()[ids[0]]["title"].split()[0] in page.text
+    assert client.get("/shop/product/nope").status_code == 404
+    table = client.get("/shop/compare", params={"ids": ",".join(ids)})
+    assert table.status_code == 200 and "Compare 3 products" in table.text
+
+
+# ------------------------------------------------------------------------------------------------
+# voice notes as people have them
+# ------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("suffix,args", [(".webm", ()), (".ogg", ()), (".opus", ()), (".m4a", ()), (".mp3", ()),
+                                         (".wav", ()), (".aac", ()), (".3gp", ("-c:a", "aac", "-ar", "16000"))])
+def test_every_voice_note_format_is_attachable_and_decodes(suffix: str, args: tuple[str, ...], tmp_path: Path) -> None:
+    from conftest import say
+
+    from assistant.speech import decode_audio
+    from assistant.ui.uploads import ATTACHABLE
+
+    clip = say("black heels", tmp_path / f"note{suffix}", ffmpeg_args=args).read_bytes()
+    assert suffix in ATTACHABLE  # the chat box takes it (browsers call .webm and .3gp video/…)
+    assert is_audio(f"blob{suffix}", clip) and is_audio("blob", clip)  # told from a photo by its bytes
+    audio, _ = decode_audio(clip, 30.0)
+    assert 0.6 * 16_000 < len(audio) < 3 * 16_000
