@@ -82,6 +82,12 @@ class Settings:
     photo_claim_precision: float = 0.97  # "the same product" must be right this often on held-in views
     photo_claim_stranger_rate: float = 0.01  # ... and said of at most this share of real photos
     photo_facet_confidence: float = 0.5  # what the photo shows is said (and ranked on) from this probability
+    # the query tail: the image encoder's last block tuned on shopper-style views (`photo.QueryTail`); 0 views: none
+    photo_query_views: int = 1  # per catalog `train` product
+    photo_query_epochs: int = 4  # held-out views' top-1 peaks at 4-5 with one view each (0.19 -> 0.35)
+    photo_query_temperature: float = 0.05
+    photo_query_lr: float = 1e-4
+    photo_query_strangers: int = 600  # real photos (no catalog product in them) calibrating the claims
     # a photo alone searches the fewest product types the heads give this much probability together (a shoe the
     # heads cannot tell casual from sports searches both), when that takes at most photo_kind_most of them
     photo_kind_mass: float = 0.8

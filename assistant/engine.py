@@ -19,7 +19,7 @@ from .encoders import image_encoder, text_encoder
 from .errors import InputError
 from .fusion import load_fuser, steer
 from .index import Filters, Hit, ProductIndex
-from .photo import PhotoHeads, PhotoReading, read_photo
+from .photo import PhotoHeads, PhotoReading, QueryTail, read_photo
 from .space import JointSpace
 from .speech import Listening, Transcript, load_transcriber, transcribe
 from .understanding import SOFT_FACETS, Understanding, Vocabulary, speech_prompts, speech_words, understand
@@ -96,6 +96,7 @@ class Engine:
         self.image_encoder = image_encoder(self.space.card.image_encoder, settings.threads)
         self.fuser = load_fuser(settings.fusion, settings.model_path, self.space.card.dim, settings.fusion_alpha)
         self.photo_heads = PhotoHeads.load(settings.model_path)  # None for a model trained before them
+        self.query_tail = QueryTail.load(settings.model_path, self.image_encoder)  # None: the encoder as shipped
         self.refresh_vocabulary()
 
     def refresh_vocabulary(self) -> None:
@@ -131,7 +132,7 @@ class Engine:
 
     def read_photo(self, image: Image.Image) -> PhotoReading:
         """The item found in the photo, its query vector among catalog photos and what it shows."""
-        return read_photo(image, self.image_encoder, self.photo_heads)
+        return read_photo(image, self.image_encoder, self.photo_heads, self.query_tail)
 
     def transcribe(self, audio: bytes | str | Path) -> Transcript:
         """A voice clip (bytes or file path) to text; silence gives an empty text and a note."""
@@ -265,14 +266,16 @@ class Engine:
         what it shows and how to rank; the photo heads speak for photos with no such neighbour."""
         return bool(hits) and hits[0].score >= self.settings.photo_close_similarity
 
-    def same_product(self, hits: list[Hit]) -> list[str]:
+    def same_product(self, hits: list[Hit], tuned: bool = False) -> list[str]:
         """The products whose catalog photo is close enough to the shopper's to be the very product: above the
         similarity the photo heads were calibrated to (claims right on shopper-style views, almost never made on
-        real photos of other things), within a margin of the closest (a product listed twice has two). None
-        without photo heads: a likeness alone is not a claim."""
+        real photos of other things) — for a query through the tuned tail, above its own calibration too —,
+        within a margin of the closest (a product listed twice has two). None without photo heads: a likeness
+        alone is not a claim."""
         if self.photo_heads is None or not hits:
             return []
-        least = max(self.photo_heads.card.claim_similarity, hits[0].score - self.settings.photo_exact_margin)
+        least = max(self.photo_heads.card.claim_similarity, hits[0].score - self.settings.photo_exact_margin,
+                    self.query_tail.card.claim_similarity if tuned and self.query_tail is not None else 0.0)
         return [h.id for h in hits[:5] if h.score >= least]
 
     def photo_facets(self, reading: PhotoReading, hits: list[Hit], claimed: list[str]) -> dict[str, str]:
@@ -307,7 +310,7 @@ class Engine:
         pool = max(self.settings.candidate_pool // 3, k * 2)
         nearest = self.index.query(feats, pool, hard, photos=True, pool=pool)
         unfiltered = nearest if not hard.active() else self.index.query(feats, 12, photos=True)
-        claimed = self.same_product(unfiltered)
+        claimed = self.same_product(unfiltered, reading.tuned)
         seen = self.photo_facets(reading, unfiltered, claimed)
         if u is None:  # photo alone: the very product first, then the same look
             if reading.probabilities and not self._close(unfiltered):

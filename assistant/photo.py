@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,7 @@ from safetensors.torch import save_file
 from scipy import ndimage
 from torch import nn
 
-from .encoders.base import ImageEncoder, ModelFileError, load_checked, normalise, sha256_file
+from .encoders.base import ImageEncoder, ModelFileError, TunableImageEncoder, load_checked, normalise, sha256_file
 
 # Hue bins for coloured pixels and value bins for grey ones: the item's colour as a small histogram.
 HUE_BINS, SAT_BINS, VAL_BINS, GREY_BINS = 12, 2, 2, 5
@@ -255,6 +256,59 @@ def stale_heads(folder: str | Path) -> bool:
     return isinstance(card, dict) and card.get("input_version", 4) != INPUT_VERSION
 
 
+# -- the tuned query tail ---------------------------------------------------------------------------------
+QUERY_WEIGHTS, QUERY_CARD = "photo_query.safetensors", "photo_query.json"
+
+
+@dataclass
+class QueryCard:
+    """How the query tail was tuned and how well it did; beside its weights (float16)."""
+
+    image_encoder: str
+    views: int = 0
+    seed: int = 0
+    temperature: float = 0.05
+    claim_similarity: float = 1.0  # a tuned query this close to a catalog photo may call it the very product
+    metrics: dict[str, float] = field(default_factory=dict)
+    weights_sha256: str = ""
+
+
+class QueryTail(nn.Module):
+    """The image encoder's last layers tuned so that an item cut out of a shopper's photo lands on its product's
+    catalog photo (InfoNCE over the catalog's `train` photos, on shopper-style views); the catalog's photos keep
+    the encoder as shipped. Only for encoders that can be split (`TunableImageEncoder`)."""
+
+    def __init__(self, card: QueryCard, encoder: TunableImageEncoder) -> None:
+        super().__init__()
+        self.card = card
+        self.tail = encoder.tail()  # starts as shipped
+
+    def forward(self, activations: torch.Tensor) -> torch.Tensor:
+        return self.tail(activations)
+
+    @torch.inference_mode()
+    def encode(self, activations: torch.Tensor) -> np.ndarray:
+        return self(activations).numpy()
+
+    def save(self, folder: str | Path) -> None:
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        state = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in self.state_dict().items()}
+        save_file(state, str(folder / QUERY_WEIGHTS))
+        self.card.weights_sha256 = sha256_file(folder / QUERY_WEIGHTS)
+        (folder / QUERY_CARD).write_text(json.dumps(asdict(self.card), indent=1, ensure_ascii=False) + "\n")
+
+    @classmethod
+    def load(cls, folder: str | Path, encoder: ImageEncoder) -> QueryTail | None:
+        """The tail saved in a model folder (float16 weights, used as float32); None when it has none or the
+        encoder cannot be split."""
+        folder = Path(folder)
+        if not isinstance(encoder, TunableImageEncoder) or not (
+                (folder / QUERY_WEIGHTS).is_file() or (folder / QUERY_CARD).is_file()):
+            return None
+        return load_checked(partial(cls, encoder=encoder), QueryCard, folder / QUERY_WEIGHTS, folder / QUERY_CARD)
+
+
 @dataclass
 class PhotoReading:
     """What a shopper's photo is: the vector searched among catalog photos, the probability of each catalog
@@ -263,6 +317,7 @@ class PhotoReading:
     query: np.ndarray
     probabilities: dict[str, dict[str, float]]
     item_found: bool
+    tuned: bool = False  # the query went through the tuned tail
 
     def likely(self, facet: str, mass: float, most: int) -> tuple[str, ...]:
         """The fewest values of a facet the heads give at least `mass` probability together, most likely first;
@@ -282,24 +337,29 @@ class PhotoReading:
         return out
 
 
-def read_photo(image: Image.Image, encoder: ImageEncoder, heads: PhotoHeads | None,
+def read_photo(image: Image.Image, encoder: ImageEncoder, heads: PhotoHeads | None, tuned: QueryTail | None = None,
                cfg: ItemSettings = ItemSettings()) -> PhotoReading:
     """Find the item, encode it and (with heads) say what it is from the item's and the photo's features. The
-    query among the catalog's photos is the item's features on a busy background; on a light one (a wall, a
-    studio sweep: the framing is the catalog's already) it is the photo as it is averaged with its background
-    flood-filled white, as the catalog's own photos are best matched that way (a catalog photo finds itself
-    at similarity 1; the whitened item alone: dev photo R@1 0.88 against 0.935). A learned correction of the
-    query was tried: it fitted the training views and did not hold on held-out ones."""
+    query among the catalog's photos is the item's features on a busy background (through the tuned tail when
+    there is one); on a light one (a wall, a studio sweep: the framing is the catalog's already) it is the photo
+    as it is averaged with its background flood-filled white, as the catalog's own photos are best matched that
+    way (a catalog photo finds itself at similarity 1; the whitened item alone: dev photo R@1 0.88 against 0.935)."""
     item = find_item(image, cfg)
     light = item is not None and item.box == (0, 0, *image.size)
     white = whiten_background(image, cfg.flood) if light else None
     views = [image] + ([item.view] if item is not None else []) + ([white] if white is not None else [])
-    feats = encoder.encode_image(views)  # one batch
+    use_tail = tuned is not None and item is not None and not light and isinstance(encoder, TunableImageEncoder)
+    if use_tail:
+        activations = encoder.trunk(views)  # one batch; the shipped and the tuned tail both read it
+        feats, query = encoder.finish(activations), tuned.encode(activations[1:2])[0]
+    else:
+        feats = encoder.encode_image(views)  # one batch
     whole, seen = feats[0], feats[1] if item is not None else feats[0]
     x = photo_input(seen, whole, _middle_colours(image) if item is None else item.colours, item is not None)
-    query = normalise(whole + (feats[2] if white is not None else 0) if light else seen)
+    if not use_tail:
+        query = normalise(whole + (feats[2] if white is not None else 0) if light else seen)
     if heads is None:
-        return PhotoReading(query, {}, item is not None)
+        return PhotoReading(query, {}, item is not None, use_tail)
     probs = heads.probabilities(x[None])
     return PhotoReading(query, {f: dict(zip(heads.card.vocab[f], map(float, p[0]), strict=True))
-                                for f, p in probs.items()}, item is not None)
+                                for f, p in probs.items()}, item is not None, use_tail)

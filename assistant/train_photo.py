@@ -2,7 +2,8 @@
 learned from the catalog's own photos, shopper-style views of them (`assistant.augment`) and real phone
 photos of clothes (their type only), `train` ids and the real photos' `train` split only; and the
 similarity above which a catalog photo is called the very product, calibrated on those views (claims must be
-right) and on the real photos (no catalog product is in them: claims must be rare). Seeded."""
+right) and on the real photos (no catalog product is in them: claims must be rare); and the query tail (the
+image encoder's last block tuned so shoppers' photos meet their product's catalog photo). Seeded."""
 
 from __future__ import annotations
 
@@ -21,9 +22,22 @@ from .augment import shopper_view
 from .catalog import Catalog, Product, content_hash, decode_image, image_bytes
 from .config import Settings
 from .encoders import image_encoder
-from .encoders.base import ImageEncoder, normalise
+from .encoders.base import ImageEncoder, TunableImageEncoder, normalise
 from .features import FeatureCache, encode_photos, photo_keys
-from .photo import FACETS, INPUT_VERSION, PhotoCard, PhotoHeads, item_colours, photo_input, photo_inputs
+from .photo import (
+    FACETS,
+    INPUT_VERSION,
+    QUERY_CARD,
+    QUERY_WEIGHTS,
+    PhotoCard,
+    PhotoHeads,
+    QueryCard,
+    QueryTail,
+    find_item,
+    item_colours,
+    photo_input,
+    photo_inputs,
+)
 
 log = logging.getLogger(__name__)
 
@@ -144,6 +158,89 @@ def fit_heads(data: Examples, card: PhotoCard, settings: Settings) -> PhotoHeads
     return model.eval()
 
 
+@dataclass
+class Claims:
+    """For calibrating "the same product": the nearest catalog photo's similarity for held-out views and whether
+    it is their product's, and for strangers (real photos of things not in the catalog)."""
+
+    best: np.ndarray
+    right: np.ndarray
+    strangers: np.ndarray
+
+
+def _items(images: list[Image.Image]) -> list[Image.Image]:
+    """Each photo's item cut out on white, as the query sees it (the photo when no item is found)."""
+    items = [find_item(image) for image in images]
+    return [image if item is None else item.view for image, item in zip(images, items, strict=True)]
+
+
+def _trunk(encoder: TunableImageEncoder, images: list[Image.Image], batch: int = 16) -> torch.Tensor:
+    out = [encoder.trunk(_items(images[s:s + batch])).numpy().astype(np.float16) for s in range(0, len(images), batch)]
+    return torch.from_numpy(np.concatenate(out))
+
+
+def _nearest(tail: QueryTail, x: torch.Tensor, gallery: torch.Tensor) -> torch.Tensor:
+    return torch.cat([tail(x[s:s + 256].float()) @ gallery.T for s in range(0, len(x), 256)])
+
+
+def train_query_tail(products: list[Product], settings: Settings, encoder: ImageEncoder, cache: FeatureCache,
+                     rng: np.random.Generator, surfaces: list[Image.Image], strangers: list[str]
+                     ) -> tuple[QueryTail, Claims] | None:
+    """Tune a copy of the encoder's last layers so the item cut out of a shopper-style view of a catalog `train`
+    photo finds that photo among all of them (InfoNCE against the shipped encoder's features of the catalog
+    photos, which stay as they are); a tenth of the products is held out to measure it and calibrate claims."""
+    if not isinstance(encoder, TunableImageEncoder) or settings.photo_query_views <= 0:
+        return None
+    start = time.time()
+    torch.manual_seed(settings.seed)
+    keys, problems = photo_keys(products)
+    feats, broken = encode_photos(products, keys, encoder, cache, desc="catalog photos")
+    usable = [i for i in range(len(products)) if i not in problems and i not in broken and np.all(np.isfinite(feats[i]))]
+    gallery = torch.from_numpy(normalise(feats[usable]))
+    picks = [n for _ in range(settings.photo_query_views) for n in range(len(usable))]
+    chunks = []
+    with tqdm(total=len(picks), desc="Views for the query tail", unit="img", disable=None) as bar:
+        for s in range(0, len(picks), 64):
+            views = [shopper_view(decode_image(image_bytes(products[usable[n]].image)), rng, surfaces)
+                     for n in picks[s:s + 64]]
+            chunks.append(_trunk(encoder, views))
+            bar.update(len(views))
+    x, y = torch.cat(chunks), torch.tensor(picks)
+    held_out = set(rng.permutation(len(usable))[: max(1, len(usable) // 10)].tolist())
+    held = torch.tensor([n in held_out for n in picks])
+    card = QueryCard(image_encoder=encoder.name, views=len(picks), seed=settings.seed,
+                     temperature=settings.photo_query_temperature)
+    tail = QueryTail(card, encoder)
+    with torch.no_grad():
+        card.metrics["held_out_top1_before"] = round(float((_nearest(tail, x[held], gallery).argmax(1) == y[held])
+                                                           .float().mean()), 4)
+    opt = torch.optim.AdamW(tail.parameters(), lr=settings.photo_query_lr, weight_decay=1e-4)
+    fit = torch.nonzero(~held).squeeze(1)
+    for _ in range(settings.photo_query_epochs):
+        tail.train()
+        for m in tail.modules():  # batch statistics stay as shipped
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.eval()
+        order = fit[torch.from_numpy(rng.permutation(len(fit)))]
+        for s in range(0, len(order), 64):
+            b = order[s:s + 64]
+            loss = torch.nn.functional.cross_entropy(tail(x[b].float()) @ gallery.T / card.temperature, y[b])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    tail.eval()
+    with torch.no_grad():
+        sims = _nearest(tail, x[held], gallery)
+        best = sims.max(1).values
+        right = torch.isclose(best, sims[torch.arange(len(best)), y[held]], atol=1e-6)  # a twin photo counts
+        others = torch.stack([s.max() for s in _nearest(tail, _trunk(encoder, [decode_image(Path(p).read_bytes())
+                                                                              for p in strangers]), gallery)]) \
+            if strangers else torch.zeros(0)
+    card.metrics |= {"held_out_top1": round(float(right.float().mean()), 4), "train_seconds": round(time.time() - start, 1)}
+    log.info("query tail tuned: %s", card.metrics)
+    return tail, Claims(best.numpy(), right.float().numpy(), others.numpy())
+
+
 def claim_threshold(query: np.ndarray, is_right: np.ndarray, stranger: np.ndarray, precision: float,
                     stranger_rate: float) -> float:
     """The lowest similarity at which claims on shopper-style views are right at least `precision` of the time
@@ -186,19 +283,30 @@ def train_photo_heads(catalog: Catalog, settings: Settings, folder: str | Path,
     held = np.zeros(len(data.x), bool)
     held[rng.permutation(view_rows)[: len(view_rows) // 5]] = True
     heads = fit_heads(data.subset(~held), card, settings)
-    # the very product: how close is the nearest catalog photo, for held-out views of known products and for
-    # strangers (real photos: no catalog product is in them)
     studio = data.source == "catalog"
-    gallery = normalise(data.x[studio, : card.image_dim])
     where = {p: n for n, p in enumerate(np.array(data.product)[studio])}
     views = held & np.array([p in where for p in data.product])
+    tuned = train_query_tail(products, settings, encoder, cache, rng, surfaces,
+                             [p for p, _ in real[: settings.photo_query_strangers]])
+    # the very product, for queries with the encoder's features as shipped: how close is the nearest catalog
+    # photo for held-out views of known products, and for strangers (real photos: no catalog product is in them)
+    gallery = normalise(data.x[studio, : card.image_dim])
     sims = normalise(data.x[views, : card.image_dim]) @ gallery.T
     own = np.array([where[p] for p in np.array(data.product)[views]], int)
     best = sims.max(1)
-    right = np.isclose(best, sims[np.arange(len(own)), own], atol=1e-6).astype(np.float32)  # a twin photo counts
-    strangers = (normalise(data.x[data.source == "real", : card.image_dim]) @ gallery.T).max(1) if real else np.zeros(0)
-    card.claim_similarity = claim_threshold(best, right, strangers, settings.photo_claim_precision,
-                                            settings.photo_claim_stranger_rate)
+    claims = Claims(best, np.isclose(best, sims[np.arange(len(own)), own], atol=1e-6).astype(np.float32),
+                    (normalise(data.x[data.source == "real", : card.image_dim]) @ gallery.T).max(1)
+                    if real else np.zeros(0))
+    card.claim_similarity = claim_threshold(claims.best, claims.right, claims.strangers,
+                                            settings.photo_claim_precision, settings.photo_claim_stranger_rate)
+    if tuned is not None:  # and for queries through the tuned tail, calibrated the same way on its own views
+        tail, tail_claims = tuned
+        tail.card.claim_similarity = claim_threshold(tail_claims.best, tail_claims.right, tail_claims.strangers,
+                                                     settings.photo_claim_precision, settings.photo_claim_stranger_rate)
+        tail.save(folder)
+    else:
+        for name in (QUERY_WEIGHTS, QUERY_CARD):
+            (Path(folder) / name).unlink(missing_ok=True)
     said = heads.probabilities(data.x[views])
     for f in FACETS:  # the heads on held-out views: the share given their own product's value
         truth = [data.allowed[f][i] for i in np.flatnonzero(views)]
@@ -206,8 +314,9 @@ def train_photo_heads(catalog: Catalog, settings: Settings, folder: str | Path,
         known = [(g, t) for g, t in zip(guess, truth, strict=True) if t]
         card.metrics[f"held_out_view_{f}_right"] = round(float(np.mean([g in t for g, t in known])), 4) if known else 0.0
     card.metrics |= {"examples": len(data.x), "views": int((data.source == "view").sum()), "real_photos": len(real),
-                    "held_out_view_top1_right": round(float(right.mean()), 4) if len(right) else 0.0,
-                    "held_out_views_claimed": round(float((best >= card.claim_similarity).mean()), 4) if len(best) else 0.0,
+                    "held_out_view_top1_right": round(float(claims.right.mean()), 4) if len(claims.right) else 0.0,
+                    "held_out_views_claimed": round(float((claims.best >= card.claim_similarity).mean()), 4)
+                    if len(claims.best) else 0.0,
                     "train_seconds": round(time.time() - start, 1)}
     heads.save(folder)
     log.info("photo heads trained: %s, claim similarity %.3f", card.metrics, card.claim_similarity)

@@ -18,6 +18,7 @@ from assistant.augment import shopper_view
 from assistant.engine import Engine, ProductHit
 from assistant.errors import InputError
 from assistant.index import Filters
+from assistant.photo import find_item
 
 pytestmark = pytest.mark.slow
 
@@ -111,6 +112,24 @@ def test_a_shoppers_photo_on_a_coloured_surface_finds_its_product(engine: Engine
         typed += result.photo_facets.get("article_type") == row["article_type"]
     # the level measured on the slice's heads (200 views); the whole catalog's are in the README
     assert found >= len(picks) // 2 and typed >= len(picks) // 4, (found, typed)
+
+
+def test_the_query_tail_is_tuned_for_shoppers_photos_and_leaves_catalog_like_ones_alone(engine: Engine,
+                                                                                         slice_rows: list[dict]) -> None:
+    """Trained with the photo heads: an item cut out of a shopper's photo is queried through the tuned tail (so
+    its query differs from the shipped features), a catalog photo through the encoder as shipped (it still
+    finds itself at similarity 1)."""
+    tail = engine.query_tail
+    assert tail is not None and tail.card.views > 0 and "held_out_top1" in tail.card.metrics
+    row = slice_rows[len(slice_rows) * 4 // 5]
+    view = shopper_view(Image.open(FASHION / row["image"]), np.random.default_rng(3))
+    item = find_item(view)
+    assert item is not None
+    shipped = engine.image_encoder.encode_image([item.view])[0]
+    tuned = engine.read_photo(view).query
+    assert np.isclose(np.linalg.norm(tuned), 1.0, atol=1e-4) and float(tuned @ shipped) < 0.9999
+    catalog = Image.open(FASHION / row["image"]).convert("RGB")
+    assert engine.index.query(engine.read_photo(catalog).query, 1, photos=True)[0].score > 0.999
 
 
 def test_the_same_product_is_claimed_for_catalog_photos_not_for_real_ones(engine: Engine) -> None:

@@ -1,16 +1,31 @@
 """Photo understanding on small real images: the item is found on the surfaces shoppers use, its colour is read
 from its own pixels, shopper-style views are what they claim to be, and the claim threshold is calibrated as
-documented. Fast: no model is loaded."""
+documented; the image encoder splits into a trunk and a tail that tunes and saves. Fast: the one model loaded is
+the shipped EfficientNet."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from conftest import FASHION
 from PIL import Image
 
 from assistant.augment import cut_out, shopper_view, surface
-from assistant.photo import HIST_DIM, HUE_BINS, SAT_BINS, VAL_BINS, colour_histogram, find_item, item_colours
+from assistant.encoders import image_encoder
+from assistant.encoders.base import ModelFileError, TunableImageEncoder
+from assistant.photo import (
+    HIST_DIM,
+    HUE_BINS,
+    QUERY_WEIGHTS,
+    SAT_BINS,
+    VAL_BINS,
+    QueryCard,
+    QueryTail,
+    colour_histogram,
+    find_item,
+    item_colours,
+)
 from assistant.train_photo import claim_threshold
 
 RED_BAG, GREEN_BAG, YELLOW_TEE, GREEN_TEE_WORN = "10203", "10196", "10013", "10046"
@@ -117,3 +132,31 @@ def test_claim_threshold_keeps_claims_right_and_strangers_out() -> None:
     t2 = claim_threshold(sims, right, np.linspace(0.5, 0.92, 100), precision=0.97, stranger_rate=0.01)
     assert t2 > 0.9 and (np.linspace(0.5, 0.92, 100) >= t2).mean() <= 0.01  # strangers raise it
     assert claim_threshold(sims, np.zeros_like(right), strangers, 0.97, 0.01) == 1.0  # never right: never claim
+
+
+def test_the_encoder_splits_into_a_trunk_and_a_tail_with_the_same_features() -> None:
+    encoder = image_encoder("efficientnet-lite2")
+    assert isinstance(encoder, TunableImageEncoder)
+    images = [photo(RED_BAG), shopper_view(photo(YELLOW_TEE), np.random.default_rng(1))]
+    shipped = encoder.encode_image(images)
+    activations = encoder.trunk(images)
+    assert np.allclose(encoder.finish(activations), shipped, atol=1e-5)
+    with torch.inference_mode():
+        assert np.allclose(encoder.tail().eval()(activations).numpy(), shipped, atol=1e-5)
+
+
+def test_a_query_tail_saves_in_half_precision_and_loads_checked(tmp_path) -> None:
+    encoder = image_encoder("efficientnet-lite2")
+    tail = QueryTail(QueryCard(image_encoder=encoder.name, views=3), encoder)
+    with torch.no_grad():
+        tail.tail.head.weight.mul_(1.5)  # as tuning would change it
+    tail.save(tmp_path)
+    loaded = QueryTail.load(tmp_path, encoder)
+    assert loaded is not None and loaded.card.views == 3 and loaded.card.weights_sha256
+    x = encoder.trunk([photo(RED_BAG)])
+    assert np.allclose(loaded.encode(x), tail.encode(x), atol=2e-3)  # float16 weights
+    assert not np.allclose(loaded.encode(x), encoder.finish(x), atol=2e-3)
+    assert QueryTail.load(tmp_path / "none", encoder) is None
+    (tmp_path / QUERY_WEIGHTS).write_bytes(b"broken")
+    with pytest.raises(ModelFileError, match=QUERY_WEIGHTS):
+        QueryTail.load(tmp_path, encoder)

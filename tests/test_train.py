@@ -20,7 +20,7 @@ from assistant.config import Settings
 from assistant.encoders.base import ModelFileError
 from assistant.engine import Engine
 from assistant.features import FeatureCache
-from assistant.photo import INPUT_VERSION, PHOTO_CARD, PhotoHeads
+from assistant.photo import INPUT_VERSION, PHOTO_CARD, QUERY_CARD, QUERY_WEIGHTS, PhotoHeads
 from assistant.space import CARD, WEIGHTS, JointSpace
 from assistant.train import load_training_data, train
 
@@ -122,7 +122,11 @@ def test_photo_heads_for_an_older_photo_input_are_named_and_trained_again_at_sta
     (model / PHOTO_CARD).write_text(json.dumps(card))
     with pytest.raises(ModelFileError, match="train --photo-only"):
         PhotoHeads.load(model)
-    quick = replace(settings, model_dir=str(model), index_dir=str(settings.index_path), photo_views=16, photo_epochs=2)
+    assert (model / QUERY_WEIGHTS).is_file()
+    quick = replace(settings, model_dir=str(model), index_dir=str(settings.index_path), photo_views=16, photo_epochs=2,
+                    photo_query_views=0)
     ready = ensure_ready(quick)
     assert ready.photo_heads is not None and ready.photo_heads.card.input_version == INPUT_VERSION
     assert json.loads((model / PHOTO_CARD).read_text())["input_version"] == INPUT_VERSION
+    # trained without a query tail: the old one is not left behind to be used with heads it was not made with
+    assert ready.query_tail is None and not (model / QUERY_WEIGHTS).exists() and not (model / QUERY_CARD).exists()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Protocol, TypeVar, runtime_checkable
@@ -35,6 +35,20 @@ class ImageEncoder(Protocol):
 
     def encode_image(self, images: Sequence[Image.Image]) -> np.ndarray:
         """L2-normalised float32 array, one row per RGB image."""
+        ...
+
+
+@runtime_checkable
+class TunableImageEncoder(ImageEncoder, Protocol):
+    """An image encoder split in two so its last layers can be tuned while the rest stays as shipped:
+    `encode_image(x)` is `tail()(trunk(x))` pooled and normalised."""
+
+    def trunk(self, images: Sequence[Image.Image]) -> Any:
+        """The activations (a torch tensor) the tail reads, one per RGB image."""
+        ...
+
+    def tail(self) -> Any:
+        """A fresh copy of the last layers as shipped (a torch module: activations -> L2-normalised features)."""
         ...
 
 
@@ -83,7 +97,7 @@ def _short(error: Exception, limit: int = 160) -> str:
 Model = TypeVar("Model")
 
 
-def load_checked(model_cls: type[Model], card_cls: type, weights: Path, card: Path) -> Model:
+def load_checked(model_cls: Callable[[Any], Model], card_cls: type, weights: Path, card: Path) -> Model:
     """A model trained by this project from its safetensors weights and JSON card (`model_cls(card)`), with
     an error naming the file when either is missing, damaged or fails the card's `weights_sha256`."""
     from safetensors.torch import load_file

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 
 import numpy as np
@@ -54,3 +55,38 @@ class EfficientNetLiteEncoder:
             return np.zeros((0, self.dim), np.float32)
         feats = self.model.extract_features(self._tensor(images)).mean(dim=(2, 3))
         return normalise(feats.numpy())
+
+    @torch.inference_mode()
+    def trunk(self, images: Sequence[Image.Image]) -> torch.Tensor:
+        """Activations before the last block (208 x 7 x 7 per image at 224 px)."""
+        m = self.model
+        x = m._swish(m._bn0(m._conv_stem(self._tensor(images))))
+        for block in m._blocks[: len(m._blocks) - 1]:
+            x = block(x)
+        return x
+
+    def tail(self) -> EfficientNetTail:
+        return EfficientNetTail(self.model)
+
+    @torch.inference_mode()
+    def finish(self, activations: torch.Tensor) -> np.ndarray:
+        """`encode_image` from `trunk`'s activations (the shipped tail)."""
+        m = self.model
+        x = m._swish(m._bn1(m._conv_head(m._blocks[-1](activations))))
+        return normalise(x.mean(dim=(2, 3)).numpy())
+
+
+class EfficientNetTail(torch.nn.Module):
+    """A copy of EfficientNet-Lite's last block and head convolution: trunk activations -> pooled, L2-normalised
+    features. Tuned copies make shoppers' photos meet the catalog's (`assistant.photo.QueryTail`)."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.block = copy.deepcopy(model._blocks[-1])
+        self.head = copy.deepcopy(model._conv_head)
+        self.bn = copy.deepcopy(model._bn1)
+        self.act = copy.deepcopy(model._swish)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.act(self.bn(self.head(self.block(x))))
+        return torch.nn.functional.normalize(x.mean(dim=(2, 3)), dim=1)
