@@ -154,6 +154,16 @@ def find_item(image: Image.Image, cfg: ItemSettings = ItemSettings()) -> Item | 
     return Item(box, coverage, view, colour_histogram(small, mask))
 
 
+def _save_half(model: nn.Module, card: PhotoCard | QueryCard, folder: Path, weights: str, card_name: str) -> None:
+    """A trained model's weights in float16 (half the bytes to ship; loaded back into float32 parameters) and
+    its card, which records their SHA-256."""
+    folder.mkdir(parents=True, exist_ok=True)
+    state = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in model.state_dict().items()}
+    save_file(state, str(folder / weights))
+    card.weights_sha256 = sha256_file(folder / weights)
+    (folder / card_name).write_text(json.dumps(asdict(card), indent=1, ensure_ascii=False) + "\n")
+
+
 # -- the learned photo heads ----------------------------------------------------------------------------
 PHOTO_WEIGHTS, PHOTO_CARD = "photo.safetensors", "photo_card.json"
 INPUT_VERSION = 5  # raise when what `photo_input` reads changes (the feature cache keys its rows by it)
@@ -229,11 +239,7 @@ class PhotoHeads(nn.Module):
         return {f: v.softmax(-1).numpy() for f, v in out.items()}
 
     def save(self, folder: str | Path) -> None:
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        save_file({k: v.contiguous() for k, v in self.state_dict().items()}, str(folder / PHOTO_WEIGHTS))
-        self.card.weights_sha256 = sha256_file(folder / PHOTO_WEIGHTS)
-        (folder / PHOTO_CARD).write_text(json.dumps(asdict(self.card), indent=1, ensure_ascii=False) + "\n")
+        _save_half(self, self.card, Path(folder), PHOTO_WEIGHTS, PHOTO_CARD)
 
     @classmethod
     def load(cls, folder: str | Path) -> PhotoHeads | None:
@@ -291,12 +297,7 @@ class QueryTail(nn.Module):
         return self(activations).numpy()
 
     def save(self, folder: str | Path) -> None:
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        state = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in self.state_dict().items()}
-        save_file(state, str(folder / QUERY_WEIGHTS))
-        self.card.weights_sha256 = sha256_file(folder / QUERY_WEIGHTS)
-        (folder / QUERY_CARD).write_text(json.dumps(asdict(self.card), indent=1, ensure_ascii=False) + "\n")
+        _save_half(self, self.card, Path(folder), QUERY_WEIGHTS, QUERY_CARD)
 
     @classmethod
     def load(cls, folder: str | Path, encoder: ImageEncoder) -> QueryTail | None:
