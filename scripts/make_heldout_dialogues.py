@@ -1,6 +1,7 @@
-"""Write eval/dialogues-heldout/dialogues.jsonl and eval/dialogues-heldout-b/dialogues.jsonl: shopping conversations in other wordings than the dev
-dialogues and than the follow-up model's training templates (never used to tune either), in the dev format
-(`must` per turn, scored by ../shared/tools/score_dialogues.py), plus their spoken turns (espeak-ng, 16 kHz).
+"""Write eval/dialogues-heldout/dialogues.jsonl and eval/dialogues-heldout-b/dialogues.jsonl: shopping conversations
+in other wordings than the dev dialogues and than the follow-up model's training templates (never used to tune
+either), in the dev format (`must` per turn, scored by ../shared/tools/score_dialogues.py), plus their spoken turns
+(espeak-ng, 16 kHz).
 
 usage: python scripts/make_heldout_dialogues.py   (checks every turn has at least 10 catalog matches)
 """
@@ -192,8 +193,8 @@ DIALOGUES_B: list[tuple[str, str, list[tuple[object, dict, list[str]]]]] = [
     ("hb-09", "en", [
         ({"image": f"{PHOTOS}/shopper-0050.jpg"}, {"gender": MEN, "article_type": ["Shirts"], "base_colour": ["Red"]},
          ["photo"]),
-        ("these are pricey, anything for less?", {"gender": MEN, "article_type": ["Shirts"], "base_colour": ["Red"], "cheaper_than_turn": 0},
-         ["price"])]),
+        ("these are pricey, anything for less?", {"gender": MEN, "article_type": ["Shirts"], "base_colour": ["Red"],
+                                                  "cheaper_than_turn": 0}, ["price"])]),
     ("hb-10", "en", [
         ("women's handbags under 2000", {"gender": WOMEN, "article_type": ["Handbags"], "max_price": 2000}, ["start"]),
         ({"image": f"{PHOTOS}/photo-0077.jpg"}, {"gender": WOMEN, "article_type": ["Handbags"], "base_colour": ["Green"]},
