@@ -8,13 +8,14 @@ CATALOG_DIR ?= $(if $(wildcard $(SHARED)/datasets/fashion/products.jsonl),$(SHAR
 DEV_QUERIES ?= $(SHARED)/eval/fashion-dev
 DEV_DIALOGUES ?= $(SHARED)/eval/fashion-dev-dialogues/dialogues.jsonl
 HELDOUT_DIALOGUES ?= eval/dialogues-heldout/dialogues.jsonl
+HELDOUT_B_DIALOGUES ?= eval/dialogues-heldout-b/dialogues.jsonl
 DATA_DIR ?= data
 export CATALOG_DIR DATA_DIR
 export HF_HUB_OFFLINE ?= 1
 export GRADIO_ANALYTICS_ENABLED := False
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: run test deps system lint train ingest eval eval-dialogues eval-qa bench-shop intents eval-rooms eval-fusion eval-product-fusion \
+.PHONY: run test deps system lint train ingest eval eval-dialogues eval-qa bench-shop bench-conversation intents eval-rooms eval-fusion eval-product-fusion \
         bench load bench-scale voices clean demo-catalog bundle eval-demo bench-start space-resolve space-check
 
 $(BIN)/.installed: pyproject.toml
@@ -59,11 +60,18 @@ bench-shop: deps system
 	$(BIN)/python -m bench.shop
 
 # Multi-turn dialogues played through the app's conversation, scored as ../shared/tools/score_dialogues.py:
-# the dev dialogues, then our held-out ones (other wordings; never tuned on).
+# the dev dialogues, then our two held-out sets (other wordings; never tuned on).
 eval-dialogues: deps
 	$(BIN)/python -m assistant chat --dialogues $(DEV_DIALOGUES) --out $(DATA_DIR)/dialogues-dev.jsonl --catalog $(CATALOG_DIR)
 	$(BIN)/python -m assistant chat --dialogues $(HELDOUT_DIALOGUES) --out $(DATA_DIR)/dialogues-heldout.jsonl \
 	  --catalog $(CATALOG_DIR)
+	$(BIN)/python -m assistant chat --dialogues $(HELDOUT_B_DIALOGUES) --out $(DATA_DIR)/dialogues-heldout-b.jsonl \
+	  --catalog $(CATALOG_DIR)
+
+# The dev dialogues' photo turns against single photo searches of the same photos, and a turn's warm latency
+# (words, voice, photo), p50 / p95: bench/conversation.py.
+bench-conversation: deps
+	$(BIN)/python -m bench.conversation --dialogues $(DEV_DIALOGUES)
 
 # The follow-up intent model (assets/models/intents): seeded, from generated paraphrases; measured on
 # eval/intents-heldout.jsonl.

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from . import product_qa
 from .intents import ENCODER, IntentModel, flags, load_model, use_encoder
 from .session import (
@@ -87,6 +89,7 @@ BUDGET_STEP = 0.3  # "I can spend a bit more" with no number: the budget moves b
 KEY_NAMES = {"price": ("the price limit", "价格"), "gender": ("who it's for", "性别"), "article_type": ("the category", "品类"),
              "colour": ("the colour", "颜色"), "usage": ("the occasion", "场合"), "brand": ("the brand", "品牌"),
              "exclude_brand": ("the excluded brand", "排除的品牌"), "exclude_colour": ("the excluded colour", "排除的颜色")}
+GROUP_ACTS = ("more", "cheaper", "pricier", "budget_up", "budget_down")  # acts that ask about the cards as a group
 DROP_ACTS = {"drop_colour": ("colour",), "drop_brand": ("brand",), "drop_price": ("price",), "drop_usage": ("usage",),
              "drop_gender": ("gender",)}
 
@@ -118,9 +121,28 @@ class Assistant:
         best = int(probs.argmax())
         return model.acts[best], float(probs[best])
 
+    def _asks_for_others(self, session: Session, text: str) -> bool:
+        """Whether a question about what is on screen asks for other products, not about one of them: it names no
+        card ("#3", "the second one"; "it" with a product open) but a colour, brand, who it's for or a price ("do
+        they come in black?", "do you have this in blue?"), or asks for cheaper, pricier or more of them ("these
+        are pricey, anything for less?")."""
+        if ordinal(text) is not None or (session.focus and product_qa.SINGULAR.search(text.lower())):
+            return False
+        u = self.engine.understand(text)
+        if not Constraints.from_understanding(u).is_empty():
+            return True
+        return not product_qa.SINGULAR.search(text.lower()) and self.act(text, u)[0] in GROUP_ACTS
+
     def count(self, c: Constraints) -> int:
         """How many catalog products meet the constraints."""
         return int(c.filters().mask(self.engine.index.columns()).sum())
+
+    def cheapest(self, c: Constraints, n: int) -> float | None:
+        """The price of the n-th cheapest product meeting the constraints but their price cap (None: fewer do)."""
+        columns = self.engine.index.columns()
+        mask = replace(c, max_price=None).filters().mask(columns) & (columns.price >= 0)
+        prices = np.sort(columns.price[mask])
+        return float(prices[n - 1]) if n <= len(prices) else None
 
     def feasible(self, c: Constraints, keep: Sequence[str] = (), minimum: int = 1) -> tuple[Constraints, list[str]]:
         """The constraints, or when fewer than `minimum` products meet them all, the fewest dropped (least
@@ -196,7 +218,8 @@ class Assistant:
                               photo_path, transcript)
         if not text and photo is None and not photo_path:
             return Reply(session, "Tell me what you're looking for, add a photo, or record your voice.", user=user, ok=False)
-        if text and photo is None and not photo_path and (session.shown or session.focus) and product_qa.about(text):
+        if text and photo is None and not photo_path and (session.shown or session.focus) and product_qa.about(text) \
+                and not self._asks_for_others(session, text):
             return self.question(session, text, user)
         u = self.engine.understand(text) if text else None
         language = language or (u.language if u else session.language)
@@ -204,7 +227,8 @@ class Assistant:
         act = self.act(text, u)[0] if text and session.active and not new_photo else "new"
         intent = interpret(text, session, u, act, self.engine.understand, new_photo=new_photo)
         if intent.kind == "new":
-            reply = self._new(text, photo, photo_path, language, user, transcript or "", sort=session.sort)
+            reply = self._new(text, photo, photo_path, language, user, transcript or "", sort=session.sort,
+                              who=said_gender(session) if new_photo else ())
             reply = replace(reply, session=self._remember(session, reply.session))
         else:
             s = session.copy()
@@ -214,8 +238,10 @@ class Assistant:
         return replace(reply, text=f"{reply.text}\n\n{UNSURE}", alternatives=alternatives) if alternatives else reply
 
     def _new(self, text: str, photo: bytes | None, photo_path: str, language: str, user: str, transcript: str,
-             sort: str = "relevance") -> Reply:
-        """A new request (the shopper's sort order holds: it is how they like results shown)."""
+             sort: str = "relevance", who: tuple[str, ...] = ()) -> Reply:
+        """A new request (the shopper's sort order holds: it is how they like results shown). `who`: who the
+        shopper said they are shopping for; a photo's guess of it gives way to that, unless the photo's words
+        say otherwise or the catalog has too few of the photo's kind of product for them."""
         kept = shrink_photo(photo) if photo is not None else None
         s = Session(text=text, photo=kept, photo_path=photo_path if kept is None else "", language=language, sort=sort)
         result = self._search(s)
@@ -226,6 +252,9 @@ class Assistant:
         if s.photo_facets:  # what the photo shows, unless the words say otherwise
             asked = photo_constraints(s.photo_facets, negated_colour=bool(u and re.search(
                 r"colou?r", u.negative_text))).merge(asked)
+            kind = Constraints(gender=who, article_type=asked.article_type)
+            if who and not Constraints.from_understanding(u).gender and self.count(kind) >= self.page_size:
+                asked = replace(asked, gender=who)
         s.subject = " ".join(content_words(u, self.engine.understand)) if u else ""
         s.settled = True
         # what a photo shows is a guess: enough products for a page, else its least sure parts go (colour first)
@@ -328,8 +357,12 @@ class Assistant:
             return Reply(s, "I don't know the prices of these, sorry.", user=user, ok=False)
         if kind == "cheaper":
             hi = cheaper_limit(prices)
+            ceiling = max(prices) - 1.0  # below the dearest on screen, and at most a share of the budget
             if c.max_price is not None and hi is not None:
-                hi = min(hi, c.max_price * CHEAPER_SHARE)
+                hi, ceiling = min(hi, c.max_price * CHEAPER_SHARE), min(ceiling, c.max_price * CHEAPER_SHARE)
+            if hi is not None and self.count(replace(c, max_price=hi)) < self.page_size:
+                page = self.cheapest(c, self.page_size)  # too few below the typical price: the cheapest page
+                hi = max(hi, min(page, ceiling)) if page is not None else hi
             lo = c.min_price if c.min_price is not None and hi is not None and c.min_price < hi else None
             new = replace(c, min_price=lo, max_price=hi)
         elif kind == "pricier":
@@ -347,7 +380,10 @@ class Assistant:
             now = statistics.median(after)
             change = round(abs(before - now) / before * 100)
             what = s2.constraints.describe(s2.language, s2.noun() if zh else s2.noun().lower())
-            if zh:
+            if kind == "cheaper" and now >= before:
+                said = (f"这些已经是最便宜的了（一般 {rupees(now)}）：{what}。" if zh else
+                        f"These are the cheapest there are (typically {rupees(now)}): {what}.")
+            elif zh:
                 head, way = ("更便宜的", "低") if kind == "cheaper" else ("更高档的", "高")
                 said = f"{head}：一般 {rupees(now)}，之前 {rupees(before)}（{way} {change}%）：{what}。"
             else:
@@ -595,6 +631,12 @@ def _notes(text: str) -> str:
     """The engine's notes at the end of a reply (after a blank line), if any."""
     _, sep, notes = text.partition("\n\n")
     return sep + notes if sep else ""
+
+
+def said_gender(s: Session) -> tuple[str, ...]:
+    """Who the current request is for when the shopper said so (not what a photo of theirs looked like)."""
+    gender = s.constraints.gender
+    return gender if s.active and gender != photo_constraints(s.photo_facets).gender else ()
 
 
 def photo_constraints(facets: dict[str, str], negated_colour: bool = False) -> Constraints:

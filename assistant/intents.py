@@ -171,6 +171,7 @@ ZH_FILL = {
     "style": ["正式", "休闲", "运动", "商务", "传统", "正装"],
     "usage": ["上班", "健身", "跑步", "婚礼", "运动", "日常"],
     "nth": ["一", "二", "三", "四", "五", "六", "2", "3"],
+    "cl": ["双", "件", "条", "块", "个", "款", "只", "顶"],  # measure words: shoes, clothes, trousers, watches …
 }
 EN_TEMPLATES: dict[str, list[str]] = {
     "refine": _lines("""
@@ -433,7 +434,14 @@ let's go a bit higher
 stretch the budget
 i have {n} more to spend
 bump the budget up
-i can pay a little more"""),
+i can pay a little more
+raise it to {n}
+bump that up to {n}
+take my limit up to {n}
+move the budget up to {n}
+push it to {n}
+ok, {n} is my new limit
+let's say up to {n} now"""),
     "budget_down": _lines("""
 lower my budget
 take {n} off the budget
@@ -451,7 +459,10 @@ i have less to spend
 bring the budget down
 cut the budget by {n}
 decrease the budget
-i need to spend less than before"""),
+i need to spend less than before
+bring it down to {n}
+drop that to {n}
+lower it to {n}"""),
     "drop_colour": _lines("""
 all colours are fine
 i'm not picky about colour
@@ -687,7 +698,12 @@ ZH_TEMPLATES: dict[str, list[str]] = {
 继续
 还有其他的吗
 再给我看点
-别的呢"""),
+别的呢
+再拿几{cl}来看看
+多推荐几{cl}
+能多看几{cl}吗
+还想多看几{cl}
+再找几{cl}给我"""),
     "cheaper": _lines("""
 便宜点
 便宜一点
@@ -842,11 +858,12 @@ def _numbers(rng: random.Random, zh: bool) -> str:
 
 
 def generate(seed: int = 0, per_template: int = 6) -> list[tuple[str, str]]:
-    """(message, act) paraphrases: every template filled `per_template` times with random slot values."""
-    rng = random.Random(seed)
+    """(message, act) paraphrases: every template filled `per_template` times with random slot values. Each act of
+    each language draws from its own seeded generator, so templates added to one act leave the others' as they were."""
     out = []
     for templates, fill, zh in ((EN_TEMPLATES, EN_FILL, False), (ZH_TEMPLATES, ZH_FILL, True)):
         for act, forms in templates.items():
+            rng = random.Random(f"{'zh' if zh else 'en'}:{act}:{seed}")
             for form, _ in itertools.product(forms, range(per_template)):
                 values = {k: rng.choice(v) for k, v in fill.items()}
                 values.update(n=_numbers(rng, zh), k=str(rng.randint(1, 12)), z=rng.choice(ZH_FILL["nth"]))

@@ -347,6 +347,7 @@ TOPICS: tuple[Callable[[str, dict], Answer | None], ...] = (_care, _dimensions, 
                                                             _price, _who, _brand)
 
 
+SINGULAR = re.compile(r"\b(?:it|its|it's|this|that)\b")  # one product ("they" may be the cards on screen, or a pair)
 POINTED = re.compile(r"\b(?:it|its|it's|this|that|they|them|these|those)\b|#\s*\d|\b(?:first|second|third|fourth|"
                      r"fifth|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth|last|\d+(?:st|nd|rd|th))\b")
 

@@ -402,9 +402,9 @@ def ordinal(message: str) -> int | None:
 
 def amount(message: str) -> float | None:
     """The first number in a message ("1.5k" → 1500; Chinese numerals read too)."""
-    from .understanding import zh_numerals
+    from .understanding import en_numerals, zh_numerals
 
-    m = NUMBER.search(zh_numerals(message) if CJK.search(message) else message)
+    m = NUMBER.search(zh_numerals(message) if CJK.search(message) else en_numerals(message))
     if not m:
         return None
     value = float(m.group(1).replace(",", ""))

@@ -14,6 +14,7 @@ CJK = re.compile(r"[\u3400-\u9fff]")
 # facet name in the index → lexicon section that feeds it
 FACET_LEXICON = {"gender": "gender", "base_colour": "colour", "article_type": "type", "usage": "usage"}
 SOFT_FACETS = ("gender", "article_type", "base_colour", "usage", "brand")
+REFUSAL_GAP = {"就", "也", "都", "那种", "这种", "这个", "那个", "牌子", "品牌", "is", "are", "a", "the", "one", "ones", "brand"}
 STOPWORDS = {"a", "an", "the", "and", "or", "for", "in", "on", "with", "of", "to", "me", "my", "i", "want",
              "some", "something", "show", "find", "looking", "need", "like", "this", "that", "but", "same",
              "one", "ones", "please", "image", "basics", "genesis", "police", "id", "w", "doodle", "facit"}
@@ -60,6 +61,38 @@ def zh_numerals(text: str) -> str:
         return str(total)
     digits, units = "零一二两三四五六七八九", "十百千万"
     return re.sub(rf"[{digits}][{digits}{units}]*[{units}][{digits}]?|十[{digits}]?", conv, text)
+
+
+EN_UNITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
+            "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen")
+EN_TENS = ("twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety")
+EN_NUMBERS = {w: n for n, w in enumerate(EN_UNITS)} | {w: 10 * n for n, w in enumerate(EN_TENS, 2)}
+EN_SCALES = {"hundred": 100, "thousand": 1000, "grand": 1000, "k": 1000, "lakh": 100000}
+_EN_NUMBER = re.compile(r"\b(?:(?:a|an|\d+(?:\.\d+)?|" + "|".join(EN_NUMBERS) + r"|" + "|".join(EN_SCALES) +
+                        r")(?:[\s-]+(?:and[\s-]+)?|\b)?)+", re.I)
+
+
+def en_numerals(text: str) -> str:
+    """Spoken-style amounts as digits: "a thousand" → 1000, "two thousand five hundred" → 2500, "fifteen
+    hundred" → 1500, "1.5 thousand" → 1500. Runs without a scale word ("two shirts") stay as they are."""
+    def conv(m: re.Match[str]) -> str:
+        words = re.findall(r"[a-z]+|\d+(?:\.\d+)?", m.group(0).lower())
+        if not any(w in EN_SCALES and w != "k" for w in words):
+            return m.group(0)
+        total = current = 0.0
+        for w in words:
+            if w in EN_SCALES:
+                scale = EN_SCALES[w]
+                if scale == 100:
+                    current = (current or 1) * 100
+                else:
+                    total, current = total + (current or 1) * scale, 0.0
+            elif w not in ("and", "a", "an"):
+                current += float(w) if w[0].isdigit() else EN_NUMBERS[w]
+        value = total + current
+        tail = " " if m.group(0)[-1:].isspace() else ""
+        return f"{value:g}{tail}"
+    return _EN_NUMBER.sub(conv, text)
 
 
 @dataclass(frozen=True)
@@ -145,11 +178,31 @@ class Vocabulary:
                         rest = rest.replace(value.lower(), " ")
                 for value in hits:
                     self._add(_norm(word).strip(), facet, value)
-        self.negations = sorted(en.get("negation", []), key=len, reverse=True)
+        self.negations = _phrases(en.get("negation", []))
+        self.negations_after = _phrases(en.get("negation_after", []))  # "Puma? no thanks", "耐克的就算了"
         self.max_len = max((len(f.split()) for f in self.forms), default=1)
 
     def _add(self, form: str, facet: str, value: str) -> None:
         self.forms.setdefault(form, {}).setdefault(facet, set()).add(value)
+
+    def named(self, tokens: list[str], i: int) -> tuple[int, str, dict[str, set[str]]] | None:
+        """The longest catalog phrase starting at token i: (its length in tokens, the phrase, facet → values)."""
+        for n in range(min(self.max_len, len(tokens) - i), 0, -1):
+            phrase = " ".join(tokens[i:i + n])
+            found = self.forms.get(phrase)
+            if found:
+                return n, phrase, found
+        return None
+
+
+def _phrases(words: list[str]) -> list[tuple[str, ...]]:
+    """Lexicon phrases as normalised tokens (as messages are tokenised: "don't like" → don t like), longest first."""
+    return sorted({tuple(_norm(w).split()) for w in words if _norm(w).split()}, key=len, reverse=True)
+
+
+def _starts(tokens: list[str], i: int, phrases: list[tuple[str, ...]]) -> int:
+    """The length of the phrase of `phrases` that starts at token i (0: none)."""
+    return next((len(p) for p in phrases if tuple(tokens[i:i + len(p)]) == p), 0)
 
 
 def _translate_zh(text: str) -> str:
@@ -201,7 +254,7 @@ def understand(query: str, vocab: Vocabulary) -> Understanding:
     """Parse a shopper's request (English or Chinese) into constraints and the words to search with."""
     raw = re.sub(r"\s+", " ", query).strip()
     language = "zh" if CJK.search(raw) else "en"
-    text = zh_numerals(raw) if language == "zh" else raw
+    text = zh_numerals(raw) if language == "zh" else en_numerals(raw)
     lo, hi, text = parse_price(text)
     if language == "zh":
         text = _translate_zh(text)
@@ -211,24 +264,33 @@ def understand(query: str, vocab: Vocabulary) -> Understanding:
     keep: list[str] = []
     negative: list[str] = []
     i, negate_until = 0, -1
+    last: tuple[int, str, dict[str, set[str]]] | None = None  # the last thing named and wanted: (end, phrase, values)
     while i < len(tokens):
-        neg = next((n for n in vocab.negations if tokens[i:i + len(n.split())] == n.split()), None)
-        if neg:
-            negate_until = i + len(neg.split()) + 3
-            i += len(neg.split())
+        after = _starts(tokens, i, vocab.negations_after)
+        before = 0 if after else _starts(tokens, i, vocab.negations)
+        if after or before:
+            end = i + after + before
+            # a refusal after what it refuses: "Puma? no thanks"; in Chinese any negation right after a thing named
+            # that is not followed by another ("耐克的不要", "耐克的不要，换成蓝色的"; "蓝色不要耐克" refuses Nike)
+            if last is not None and all(t in REFUSAL_GAP for t in tokens[last[0]:i]) and \
+                    (after or (language == "zh" and vocab.named(tokens, end) is None)):
+                _move(last[2], facets, excluded)
+                keep.remove(last[1])
+                negative.append(last[1])
+                last = None
+            elif before:
+                negate_until = end + 3
+            i = end
             continue
-        for n in range(min(vocab.max_len, len(tokens) - i), 0, -1):
-            phrase = " ".join(tokens[i:i + n])
-            found = vocab.forms.get(phrase)
-            if found:
-                target = excluded if i < negate_until else facets
-                for facet, values in found.items():
-                    bucket = target.setdefault(facet, [])
-                    bucket.extend(v for v in sorted(values) if v not in bucket)
-                (negative if i < negate_until else keep).append(phrase)
-                negate_until = -1  # a negation covers the next thing named, no more
-                i += n
-                break
+        hit = vocab.named(tokens, i)
+        if hit:
+            n, phrase, found = hit
+            negated = i < negate_until
+            _move(found, None, excluded if negated else facets)
+            (negative if negated else keep).append(phrase)
+            last = None if negated else (i + n, phrase, found)
+            negate_until = -1  # a negation covers the next thing named, no more
+            i += n
         else:
             if i >= negate_until:
                 keep.append(tokens[i])
@@ -245,6 +307,17 @@ def understand(query: str, vocab: Vocabulary) -> Understanding:
                          negative_text=" ".join(negative))
 
 
+def _move(found: dict[str, set[str]], source: dict[str, list[str]] | None, target: dict[str, list[str]]) -> None:
+    """Facet values named by one phrase, into `target` (and out of `source`)."""
+    for facet, values in found.items():
+        if source is not None and facet in source:
+            source[facet] = [v for v in source[facet] if v not in values]
+            if not source[facet]:
+                del source[facet]
+        bucket = target.setdefault(facet, [])
+        bucket.extend(v for v in sorted(values) if v not in bucket)
+
+
 PRICE_WORDS = ("under", "below", "less", "than", "over", "above", "more", "between", "from", "budget", "max",
                "maximum", "up", "within", "around", "rupees", "rupee", "rs", "inr", "bucks", "thousand", "hundred")
 
@@ -253,7 +326,7 @@ def speech_words(vocab: Vocabulary) -> frozenset[str]:
     """The English words a shopper's request is made of (catalog values, lexicon, price and filler
     words): speech recognition prefers, among near-equal hypotheses, the one made of them."""
     words = {w for form in vocab.forms for w in re.findall(r"[a-z]+", form)}
-    words |= {w for neg in vocab.negations for w in re.findall(r"[a-z]+", neg)}
+    words |= {w for neg in [*vocab.negations, *vocab.negations_after] for w in neg if w.isascii() and w.isalpha()}
     return frozenset(words | STOPWORDS | set(PRICE_WORDS))
 
 

@@ -1,6 +1,7 @@
-"""Write eval/dialogues-heldout/dialogues.jsonl: shopping conversations in other wordings than the dev
-dialogues and than the follow-up model's training templates (never used to tune either), in the dev format
-(`must` per turn, scored by ../shared/tools/score_dialogues.py), plus their spoken turns (espeak-ng, 16 kHz).
+"""Write eval/dialogues-heldout/dialogues.jsonl and eval/dialogues-heldout-b/dialogues.jsonl: shopping conversations
+in other wordings than the dev dialogues and than the follow-up model's training templates (never used to tune
+either), in the dev format (`must` per turn, scored by ../shared/tools/score_dialogues.py), plus their spoken turns
+(espeak-ng, 16 kHz).
 
 usage: python scripts/make_heldout_dialogues.py   (checks every turn has at least 10 catalog matches)
 """
@@ -13,9 +14,9 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-OUT = ROOT / "eval" / "dialogues-heldout"
+EVAL = ROOT / "eval"
 SHARED = ROOT.parent / "shared"
-PHOTOS = "../../../shared/eval/fashion-dev/media"  # relative to OUT
+PHOTOS = "../../../shared/eval/fashion-dev/media"  # relative to each set's folder
 MEN, WOMEN = ["Men", "Unisex"], ["Unisex", "Women"]
 
 # (did, lang, [(turn, must, intents), ...]); a turn is text, {"image"/"audio": …, "text"?: …}
@@ -147,6 +148,102 @@ DIALOGUES: list[tuple[str, str, list[tuple[object, dict, list[str]]]]] = [
         ("一千元以上的", {"gender": MEN, "article_type": ["Shirts"], "min_price": 1000}, ["price", "floor", "zh"])]),
 ]
 
+# A second held-out set (eval/dialogues-heldout-b), written after the first had been read for its failures and
+# before the conversation was changed for them: what those changes do on wordings nobody tuned on.
+DIALOGUES_B: list[tuple[str, str, list[tuple[object, dict, list[str]]]]] = [
+    ("hb-01", "en", [
+        ("looking for jeans for men", {"gender": MEN, "article_type": ["Jeans"]}, ["start"]),
+        ("keep them under 1500 rupees", {"gender": MEN, "article_type": ["Jeans"], "max_price": 1500}, ["price"]),
+        ("hmm, can you find anything less expensive", {"gender": MEN, "article_type": ["Jeans"], "max_price": 1200},
+         ["price"])]),
+    ("hb-02", "en", [
+        ("ladies' heels", {"gender": WOMEN, "article_type": ["Heels"]}, ["start"]),
+        ("got any in brown?", {"gender": WOMEN, "article_type": ["Heels"], "base_colour": ["Brown"]}, ["colour"]),
+        ("the colour is not that important", {"gender": WOMEN, "article_type": ["Heels"]}, ["colour", "drop"])]),
+    ("hb-03", "en", [
+        ("black backpacks", {"article_type": ["Backpacks"], "base_colour": ["Black"]}, ["start"]),
+        ("not a fan of Puma", {"article_type": ["Backpacks"], "base_colour": ["Black"], "not_brand": ["Puma"]},
+         ["brand"]),
+        ("show me the next lot", {"article_type": ["Backpacks"], "base_colour": ["Black"], "not_brand": ["Puma"],
+                                  "not_ids_from_turn": 1}, ["more"])]),
+    ("hb-04", "en", [
+        ("watches for women under 5000", {"gender": WOMEN, "article_type": ["Watches"], "max_price": 5000}, ["start"]),
+        ("raise that to 8000", {"gender": WOMEN, "article_type": ["Watches"], "max_price": 8000}, ["price", "budget"]),
+        ("preferably white", {"gender": WOMEN, "article_type": ["Watches"], "max_price": 8000, "base_colour": ["White"]},
+         ["colour"])]),
+    ("hb-05", "en", [
+        ("men's casual shoes", {"gender": MEN, "article_type": ["Casual Shoes"]}, ["start"]),
+        ("these are actually for my mum", {"gender": WOMEN, "article_type": ["Casual Shoes"]}, ["gender"]),
+        ("more like number 4", {"gender": WOMEN, "same_type_as_result": [1, 4]}, ["similar"])]),
+    ("hb-06", "en", [
+        ("t-shirts for men for the gym", {"gender": MEN, "article_type": ["Tshirts"], "usage": ["Sports"]}, ["start"]),
+        ("drop the gym part", {"gender": MEN, "article_type": ["Tshirts"]}, ["usage", "drop"]),
+        ("nothing cheaper than 700", {"gender": MEN, "article_type": ["Tshirts"], "min_price": 700}, ["price", "floor"])]),
+    ("hb-07", "en", [
+        ("women's kurtas for a festival", {"gender": WOMEN, "article_type": ["Kurtas"], "usage": ["Ethnic"]}, ["start"]),
+        ("heels would be next on my list", {"gender": WOMEN, "article_type": ["Heels"]}, ["switch"]),
+        ("gold coloured", {"gender": WOMEN, "article_type": ["Heels"], "base_colour": ["Gold"]}, ["colour"])]),
+    ("hb-08", "en", [
+        ({"image": f"{PHOTOS}/photo-0042.jpg"}, {"gender": WOMEN, "article_type": ["Tops"], "base_colour": ["Blue"]},
+         ["photo"]),
+        ("do you have these in black", {"gender": WOMEN, "article_type": ["Tops"], "base_colour": ["Black"]},
+         ["photo", "colour"]),
+        ("under a thousand", {"gender": WOMEN, "article_type": ["Tops"], "base_colour": ["Black"], "max_price": 1000},
+         ["price"])]),
+    ("hb-09", "en", [
+        ({"image": f"{PHOTOS}/shopper-0050.jpg"}, {"gender": MEN, "article_type": ["Shirts"], "base_colour": ["Red"]},
+         ["photo"]),
+        ("these are pricey, anything for less?", {"gender": MEN, "article_type": ["Shirts"], "base_colour": ["Red"],
+                                                  "cheaper_than_turn": 0}, ["price"])]),
+    ("hb-10", "en", [
+        ("women's handbags under 2000", {"gender": WOMEN, "article_type": ["Handbags"], "max_price": 2000}, ["start"]),
+        ({"image": f"{PHOTOS}/photo-0077.jpg"}, {"gender": WOMEN, "article_type": ["Handbags"], "base_colour": ["Green"]},
+         ["photo", "switch"]),
+        ("in black", {"gender": WOMEN, "article_type": ["Handbags"], "base_colour": ["Black"]}, ["photo", "colour"])]),
+    ("hb-11", "en", [
+        ("sunglasses for men", {"gender": MEN, "article_type": ["Sunglasses"]}, ["start"]),
+        ("forget all that, show me women's wallets", {"gender": WOMEN, "article_type": ["Wallets"]}, ["reset", "switch"]),
+        ("what's the cheapest you have", {"gender": WOMEN, "article_type": ["Wallets"], "cheaper_than_turn": 1},
+         ["price"])]),
+    ("hb-12", "en", [
+        ({"audio": "media/hb-12-0.wav", "spoken": "blue shirts for men"},
+         {"gender": MEN, "article_type": ["Shirts"], "base_colour": ["Blue"]}, ["start", "voice"]),
+        ("keep it under 1200", {"gender": MEN, "article_type": ["Shirts"], "base_colour": ["Blue"], "max_price": 1200},
+         ["price"]),
+        ({"audio": "media/hb-12-2.wav", "spoken": "show me white ones instead"},
+         {"gender": MEN, "article_type": ["Shirts"], "base_colour": ["White"], "max_price": 1200}, ["colour", "voice"])]),
+    ("hb-13", "en", [
+        ({"image": f"{PHOTOS}/shopper-0120.jpg"}, {"gender": MEN, "article_type": ["Sweatshirts"], "base_colour": ["Grey"]},
+         ["photo"]),
+        ("in black", {"gender": MEN, "article_type": ["Sweatshirts"], "base_colour": ["Black"]}, ["photo", "colour"])]),
+    ("hb-14", "zh", [
+        ("男士休闲鞋", {"gender": MEN, "article_type": ["Casual Shoes"]}, ["start", "zh"]),
+        ("阿迪达斯的就算了", {"gender": MEN, "article_type": ["Casual Shoes"], "not_brand": ["ADIDAS"]}, ["brand", "zh"]),
+        ("两千以内", {"gender": MEN, "article_type": ["Casual Shoes"], "not_brand": ["ADIDAS"], "max_price": 2000},
+         ["price", "zh"])]),
+    ("hb-15", "zh", [
+        ("女士红色上衣", {"gender": WOMEN, "article_type": ["Tops"], "base_colour": ["Red"]}, ["start", "zh"]),
+        ("其他颜色也行", {"gender": WOMEN, "article_type": ["Tops"]}, ["colour", "drop", "zh"]),
+        ("更便宜一点的", {"gender": WOMEN, "article_type": ["Tops"], "cheaper_than_turn": 1}, ["price", "zh"])]),
+    ("hb-16", "zh", [
+        ("男士手表", {"gender": MEN, "article_type": ["Watches"]}, ["start", "zh"]),
+        ("还能再看几块吗", {"gender": MEN, "article_type": ["Watches"], "not_ids_from_turn": 0}, ["more", "zh"]),
+        ("三千以上", {"gender": MEN, "article_type": ["Watches"], "min_price": 3000}, ["price", "floor", "zh"])]),
+    ("hb-17", "zh", [
+        ("女士凉鞋", {"gender": WOMEN, "article_type": ["Sandals"]}, ["start", "zh"]),
+        ("男款的有吗", {"gender": MEN, "article_type": ["Sandals"]}, ["gender", "zh"]),
+        ("棕色", {"gender": MEN, "article_type": ["Sandals"], "base_colour": ["Brown"]}, ["colour", "zh"])]),
+    ("hb-18", "zh", [
+        ("男士牛仔裤", {"gender": MEN, "article_type": ["Jeans"]}, ["start", "zh"]),
+        ("我更喜欢第三条那样的", {"gender": MEN, "same_type_as_result": [0, 3]}, ["similar", "zh"]),
+        ("退回上一步", {"gender": MEN, "article_type": ["Jeans"]}, ["back", "zh"])]),
+    ("hb-19", "zh", [
+        ("女士手提包一千元以下", {"gender": WOMEN, "article_type": ["Handbags"], "max_price": 1000}, ["start", "zh"]),
+        ("预算提高到两千", {"gender": WOMEN, "article_type": ["Handbags"], "max_price": 2000}, ["price", "budget", "zh"]),
+        ("现在看看太阳镜", {"gender": WOMEN, "article_type": ["Sunglasses"]}, ["switch", "zh"])]),
+]
+SETS = {"dialogues-heldout": DIALOGUES, "dialogues-heldout-b": DIALOGUES_B}
+
 
 def price(p: dict) -> float | None:
     return p.get("sale_price") if p.get("sale_price") is not None else p.get("price")
@@ -163,17 +260,17 @@ def matches(p: dict, must: dict) -> bool:
     return all(p.get(f) in must[f] for f in ("gender", "article_type", "base_colour", "usage", "brand") if f in must)
 
 
-def main() -> int:
-    products = [json.loads(line) for line in (SHARED / "datasets" / "fashion" / "products.jsonl").read_text().splitlines()
-                if line.strip()]
-    (OUT / "media").mkdir(parents=True, exist_ok=True)
+def write(out: Path, dialogues: list[tuple[str, str, list[tuple[object, dict, list[str]]]]],
+          products: list[dict]) -> int:
+    """One set's dialogues.jsonl (and its spoken turns) under `out`; 1 when a turn has under 10 catalog matches."""
+    (out / "media").mkdir(parents=True, exist_ok=True)
     lines = []
-    for did, lang, turns in DIALOGUES:
+    for did, lang, turns in dialogues:
         out_turns, expect = [], []
         for turn, must, intents in turns:
             t = {"text": turn} if isinstance(turn, str) else dict(turn)
-            if "audio" in t and not (OUT / t["audio"]).is_file():
-                wav = OUT / t["audio"]
+            if "audio" in t and not (out / t["audio"]).is_file():
+                wav = out / t["audio"]
                 subprocess.run(["espeak-ng", "-v", "en-us", "-s", "140", "-w", str(wav.with_suffix(".raw.wav")),
                                 t["spoken"]], check=True)
                 subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-i", str(wav.with_suffix(".raw.wav")), "-ac", "1",
@@ -186,10 +283,15 @@ def main() -> int:
             out_turns.append(t)
             expect.append({"must": must, "intents": intents, "catalog_matches": n})
         lines.append(json.dumps({"did": did, "lang": lang, "turns": out_turns, "expect": expect}, ensure_ascii=False))
-    (OUT / "dialogues.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    print(f"{len(lines)} dialogues written to {OUT / 'dialogues.jsonl'}")
+    (out / "dialogues.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print(f"{len(lines)} dialogues written to {out / 'dialogues.jsonl'}")
     return 0
 
+
+def main() -> int:
+    products = [json.loads(line) for line in (SHARED / "datasets" / "fashion" / "products.jsonl").read_text().splitlines()
+                if line.strip()]
+    return max(write(EVAL / name, dialogues, products) for name, dialogues in SETS.items())
 
 if __name__ == "__main__":
     sys.exit(main())

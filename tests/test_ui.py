@@ -13,14 +13,17 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from assistant.chat import photo_constraints, said_gender
 from assistant.config import Settings
 from assistant.errors import InputError
 from assistant.index import Filters, IndexUnavailable
 from assistant.session import (
+    PAGE_SIZE,
     Constraints,
     Session,
     cheaper_limit,
@@ -384,10 +387,12 @@ def test_new_request_presets_chips_and_cheaper_lowers_every_price(assistant: Ass
     before = [p["sale_price"] for p in first.cards]
     cheaper = assistant.message(s, "cheaper")
     assert cheaper.ok and len(cheaper.cards) >= 1
-    assert all(p["sale_price"] < statistics.median(before) for p in cheaper.cards)
-    assert max(p["sale_price"] for p in cheaper.cards) < max(before)
+    now = [p["sale_price"] for p in cheaper.cards]
+    assert statistics.median(now) < statistics.median(before) and max(now) < max(before)
     assert cheaper.session.constraints.max_price is not None and "cheaper" in cheaper.text
     assert cheaper.session.constraints.article_type == (kind,)  # the rest of the request is kept
+    # below the typical price on screen, or when fewer than a page are, the cheapest page below the dearest shown
+    assert len(cheaper.cards) == min(PAGE_SIZE, assistant.count(replace(s.constraints, max_price=max(before) - 1)))
 
 
 def test_in_a_colour_and_for_women(assistant: Assistant, slice_rows: list[dict]) -> None:
@@ -563,6 +568,46 @@ def test_colour_then_any_colour_then_a_cap(assistant: Assistant, slice_rows: lis
     assert all(p["sale_price"] <= cap and p["article_type"] == kind for p in capped.cards)
     assert rupees(int(cap)) in capped.text  # the reply says what is now understood, as the chips do
     assert (zh_name(kind) if zh else kind.lower()) in capped.text.lower()
+
+
+@pytest.mark.parametrize("zh", [False, True])
+def test_a_question_about_the_cards_as_a_group_refines(assistant: Assistant, slice_rows: list[dict], zh: bool) -> None:
+    """"Do they come in black?" asks for other products (no card named): a refinement, not a product question;
+    "does the second one come in black?" names one: a question about it, the cards stay."""
+    first, kind, gender = start(assistant, slice_rows, zh)
+    colour = top([r for r in slice_rows if r["article_type"] == kind and r["gender"] == gender], lambda r: r["base_colour"],
+                 2)[1]
+    group = assistant.message(first.session, f"这些有{zh_name(colour)}的吗" if zh else f"do they come in {colour.lower()}?")
+    assert group.ok and group.changed and group.session.constraints.colour == (colour,)
+    assert group.session.constraints.article_type == (kind,) and all(p["base_colour"] == colour for p in group.cards)
+    pricey = assistant.message(first.session, "these are pricey, anything for less?")
+    assert pricey.ok and pricey.session.constraints.max_price is not None
+    one = assistant.message(first.session, f"does the second one come in {colour.lower()}?")
+    assert one.session.focus == first.cards[1]["id"] and one.session.shown == first.session.shown
+
+
+@pytest.mark.parametrize("zh", [False, True])
+def test_a_refusal_after_the_brand_refuses_it(assistant: Assistant, slice_rows: list[dict], zh: bool) -> None:
+    first, kind, _ = start(assistant, slice_rows, zh)
+    brand = first.cards[0]["brand"]
+    refused = assistant.message(first.session, f"{brand}的不要" if zh else f"{brand}? no thanks")
+    assert refused.ok and refused.session.constraints.exclude_brand == (brand,)
+    assert refused.session.constraints.brand == () and refused.session.constraints.article_type == (kind,)
+    assert brand not in {p["brand"] for p in refused.cards}
+
+
+def test_a_photo_keeps_who_the_shopper_said_it_is_for(assistant: Assistant, slice_rows: list[dict]) -> None:
+    """A photo in the middle of a conversation is a new subject; who it's for, said in words before, stays (when
+    the catalog has the photo's kind of product for them); a photo's own guess of it is not carried."""
+    first, kind, gender = start(assistant, slice_rows)
+    other = next(r for r in slice_rows if r["article_type"] != kind and r["gender"] == "Unisex" and
+                 assistant.count(Constraints(gender=(gender, "Unisex"), article_type=(r["article_type"],))) >= PAGE_SIZE)
+    photo = assistant.message(first.session, photo=(FASHION / other["image"]).read_bytes())
+    assert photo.ok and photo.session.photo_facets.get("article_type") == other["article_type"]
+    assert photo.session.constraints.gender == first.session.constraints.gender
+    assert all(p["gender"] in (gender, "Unisex") for p in photo.cards)
+    assert said_gender(first.session) == first.session.constraints.gender
+    assert said_gender(replace(photo.session, constraints=photo_constraints(photo.session.photo_facets))) == ()
 
 
 @pytest.mark.parametrize("zh", [False, True])

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.understanding import Vocabulary, understand, zh_numerals
+from assistant.understanding import Vocabulary, en_numerals, understand, zh_numerals
 
 VALUES = {
     "gender": {"Men": 10, "Women": 10, "Unisex": 3, "Boys": 2, "Girls": 2},
@@ -46,6 +46,10 @@ def vocab() -> Vocabulary:
     ("预算800元", None, 800),
     ("800块以内", None, 800),
     ("1000元以上", 1000, None),
+    ("tops under a thousand", None, 1000),
+    ("nothing above two thousand five hundred", None, 2500),
+    ("fifteen hundred max", None, 1500),
+    ("watches over 1.5 thousand", 1500, None),
 ])
 def test_prices(vocab: Vocabulary, query: str, lo: float | None, hi: float | None) -> None:
     u = understand(query, vocab)
@@ -100,6 +104,15 @@ def test_facets_with_price_in_chinese(vocab: Vocabulary) -> None:
     ("nike shoes but not red", {"brand": {"Nike"}}, {"base_colour": {"Red"}}),
     ("no white shirts", {"article_type": {"Shirts"}}, {"base_colour": {"White"}}),
     ("tshirts, anything but puma", {"article_type": {"Tshirts"}}, {"brand": {"Puma"}}),
+    ("I don't want red shirts", {"article_type": {"Shirts"}}, {"base_colour": {"Red"}}),
+    ("heels, not a fan of Catwalk", {"article_type": {"Heels"}}, {"brand": {"Catwalk"}}),
+    ("I'd rather not have Puma shoes", {}, {"brand": {"Puma"}}),
+    ("shirts, Puma? no thanks", {"article_type": {"Shirts"}}, {"brand": {"Puma"}}),  # after what it refuses
+    ("不要耐克的运动鞋", {"article_type": {"Sports Shoes"}}, {"brand": {"Nike"}}),
+    ("运动鞋，耐克的不要", {"article_type": {"Sports Shoes"}}, {"brand": {"Nike"}}),
+    ("运动鞋，彪马的就算了", {"article_type": {"Sports Shoes"}}, {"brand": {"Puma"}}),
+    ("耐克的不要，换成黑色的", {"base_colour": {"Black"}}, {"brand": {"Nike"}}),
+    ("黑色的，不喜欢耐克", {"base_colour": {"Black"}}, {"brand": {"Nike"}}),
 ])
 def test_refusals(vocab: Vocabulary, query: str, facets: dict[str, set[str]], excluded: dict[str, set[str]]) -> None:
     u = understand(query, vocab)
@@ -116,6 +129,16 @@ def test_negation_covers_only_the_next_thing(vocab: Vocabulary) -> None:
     u = understand("not black but red heels", vocab)
     assert u.excluded == {"base_colour": ("Black",)}
     assert u.facets["base_colour"] == ("Red",) and u.facets["article_type"] == ("Heels",)
+
+
+@pytest.mark.parametrize(("query", "facets", "excluded"), [
+    ("黑色不要耐克", {"base_colour": ("Black",)}, {"brand": ("Nike",)}),  # a refusal before a thing refuses that one
+    ("blue not black", {"base_colour": ("Blue",)}, {"base_colour": ("Black",)}),  # English refuses what follows
+    ("算了，要黑色的", {"base_colour": ("Black",)}, {}),  # "never mind" with nothing before it refuses nothing
+])
+def test_a_refusal_refuses_the_right_thing(vocab: Vocabulary, query: str, facets: dict, excluded: dict) -> None:
+    u = understand(query, vocab)
+    assert (u.facets, u.excluded) == (facets, excluded)
 
 
 def test_words_outside_the_vocabulary_are_kept_for_search(vocab: Vocabulary) -> None:
@@ -137,3 +160,11 @@ def test_chinese_numerals() -> None:
     assert zh_numerals("一千五") == "1500"
     assert zh_numerals("三百") == "300"
     assert zh_numerals("十五") == "15"
+
+
+def test_english_amounts_in_words() -> None:
+    assert en_numerals("under a thousand") == "under 1000"
+    assert en_numerals("below two thousand five hundred please") == "below 2500 please"
+    assert en_numerals("nothing above four hundred and fifty") == "nothing above 450"
+    assert en_numerals("under a grand") == "under 1000"
+    assert en_numerals("two shirts and a cap") == "two shirts and a cap"  # no amount without a scale word
