@@ -157,7 +157,7 @@ def cmd_tryon(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
     from .engine import Engine
-    from .tryon import render
+    from .tryon.render import render
 
     engine = Engine(_settings(args))
     product = engine.details(args.product)

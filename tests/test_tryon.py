@@ -16,11 +16,11 @@ from conftest import FASHION, SHARED, fashion_rows
 from PIL import Image
 
 from assistant.config import Settings
-from assistant.tryon import TOPWEAR, analyse_shopper, render
+from assistant.tryon import TOPWEAR
 from assistant.tryon import models as tryon_models
 from assistant.tryon.body import L_ELBOW, L_HIP, L_SHOULDER, R_ELBOW, R_HIP, R_SHOULDER, analyse
 from assistant.tryon.garment import cut_out
-from assistant.tryon.render import dress, protected
+from assistant.tryon.render import analyse_shopper, dress, protected, render
 from assistant.tryon.warp import backward_grid, tps_apply, tps_fit
 
 TRYON = SHARED / "datasets" / "tryon"

@@ -6,6 +6,7 @@ everything outside their silhouette untouched. A photo or product it cannot use 
 
 from __future__ import annotations
 
+import base64
 import io
 import time
 from dataclasses import dataclass, field
@@ -19,12 +20,10 @@ from PIL import Image, ImageOps
 from ..catalog import decode_image
 from ..config import Settings
 from ..errors import InputError
-from . import warp
+from . import can_try_on, warp
 from .body import FACE, HAND, L_HIP, L_SHOULDER, R_HIP, R_SHOULDER, Body, TryOnError, analyse, check_frontal, check_shopper
 from .garment import Garment, cut_out
 
-TOPWEAR = frozenset({"Tshirts", "Shirts", "Tops", "Kurtas", "Kurtis", "Tunics", "Sweaters", "Sweatshirts", "Jackets",
-                     "Waistcoat", "Shrug"})
 NOT_TOPWEAR = "The fitting room dresses you in tops only (shirts, T-shirts, tops, kurtas, sweaters, jackets) for now."
 
 
@@ -89,7 +88,7 @@ def _garment(location: str, stamp: float, article_type: str, models_dir: str, mi
 
 def product_garment(product: dict, settings: Settings) -> tuple[Body, Garment]:
     """The product's model and garment (TryOnError when it is not a top or its photo cannot be used)."""
-    if product.get("article_type") not in TOPWEAR:
+    if not can_try_on(product):
         raise TryOnError(NOT_TOPWEAR)
     location = str(product.get("image") or "")
     if not location or location.startswith(("http://", "https://")) or not Path(location).is_file():
@@ -161,7 +160,8 @@ def render(person_photo: Shopper | Image.Image | bytes | str | Path, product: di
     return Image.fromarray(picture), report
 
 
-def png(image: Image.Image) -> bytes:
+def data_uri(image: Image.Image, quality: int = 88) -> str:
+    """A picture as an inline JPEG (the app shows try-ons this way: no file is written)."""
     out = io.BytesIO()
-    image.save(out, "PNG")
-    return out.getvalue()
+    image.save(out, "JPEG", quality=quality)
+    return "data:image/jpeg;base64," + base64.b64encode(out.getvalue()).decode()
