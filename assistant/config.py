@@ -115,6 +115,8 @@ class Settings:
     tryon_min_visibility: float = 0.5  # shoulders and hips seen at least this surely (BlazePose visibility)
     tryon_min_shoulder_share: float = 0.08  # shoulder width at least this share of the photo's width
     tryon_other_person_share: float = 0.5  # a second person this tall relative to the first: not one person
+    # the spline's smoothing (in photo-size units): landmarks are a few pixels off, an exact fit follows the noise
+    tryon_smoothing: float = 0.01
     # limits
     max_query_chars: int = 500
     max_image_pixels: int = 40_000_000

@@ -144,7 +144,7 @@ def render(person_photo: Shopper | Image.Image | bytes | str | Path, product: di
         source, garment = product_garment(product, settings)
         cut = time.perf_counter()
         person = shopper.body
-        grid = warp.backward_grid(*reversed(warp.body_map(source, person)), person.mask.shape)
+        grid = warp.backward_grid(*reversed(warp.body_map(source, person)), person.mask.shape, settings.tryon_smoothing)
         alpha, rgb = warp.remap(garment.alpha, grid), warp.remap(garment.rgb, grid)
         picture, laid = dress(person, alpha, rgb)
         end = time.perf_counter()

@@ -71,7 +71,7 @@ def shoulder_map(source: Body, target: Body) -> np.ndarray:
 
 
 def backward_grid(target_points: np.ndarray, source_points: np.ndarray, shape: tuple[int, int],
-                  smoothing: float = 1e-3) -> tuple[np.ndarray, np.ndarray]:
+                  smoothing: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """(map_x, map_y) float32 (H x W): for each pixel of the target photo, where to read the source photo."""
     h, w = shape
     scale = max(h, w)  # the spline is solved in units of the photo size (well conditioned)
@@ -89,8 +89,8 @@ def affine_grid(matrix: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray,
     """(map_x, map_y) of the inverse of a 2 x 3 affine `matrix` (source -> target) over a target of `shape`."""
     inverse = cv2.invertAffineTransform(matrix)
     gy, gx = np.mgrid[0:shape[0], 0:shape[1]].astype(np.float32)
-    return (inverse[0, 0] * gx + inverse[0, 1] * gy + inverse[0, 2],
-            inverse[1, 0] * gx + inverse[1, 1] * gy + inverse[1, 2])
+    return ((inverse[0, 0] * gx + inverse[0, 1] * gy + inverse[0, 2]).astype(np.float32),
+            (inverse[1, 0] * gx + inverse[1, 1] * gy + inverse[1, 2]).astype(np.float32))
 
 
 def remap(image: np.ndarray, grid: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
