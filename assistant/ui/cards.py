@@ -68,8 +68,7 @@ def card_html(p: dict, n: int, liked: bool = False, disliked: bool = False) -> s
         f"aria-label='Like #{n}'></button><button class='sa-btn sa-dislike{' sa-on' if disliked else ''}' "
         f"data-action='dislike' aria-label='Dislike #{n}'></button><button class='sa-btn sa-keep' data-shortlist "
         f"aria-label='Shortlist #{n}'></button><button class='sa-btn sa-similar' data-action='similar'>Similar</button>"
-        + (f"<button class='sa-btn sa-tryon' data-action='tryon' aria-label='Try #{n} on'>Try it on</button>"
-           if can_try_on(p) else "")
+        + ("<button class='sa-btn sa-tryon' data-action='tryon'>Try it on</button>" if can_try_on(p) else "")
         + "</div></div></div>")
 
 
