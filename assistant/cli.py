@@ -1,4 +1,4 @@
-"""Command line: train, ingest, search, eval, chat (the contract the product is evaluated by)."""
+"""Command line: train, ingest, search, eval, chat, tryon (the contract the product is evaluated by)."""
 
 from __future__ import annotations
 
@@ -153,6 +153,23 @@ def cmd_product_qa(args: argparse.Namespace) -> int:
     return 0 if accuracy >= args.min_accuracy else 1
 
 
+def cmd_tryon(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from .engine import Engine
+    from .tryon.render import render
+
+    engine = Engine(_settings(args))
+    product = engine.details(args.product)
+    if product is None:
+        raise SystemExit(f"product {args.product} is not in the index")
+    image, report = render(Path(args.person), product, engine.settings)
+    if image is not None:
+        image.save(args.out)
+    print(json.dumps({**asdict(report), "out": args.out if image is not None else None}, ensure_ascii=False))
+    return 0 if report.ok else 1
+
+
 MAIN_METRIC = {"text": "p@10", "zh": "p@10", "natural": "ndcg@10", "photo": "r@1", "composed": "p@10",
                "filter": "p@10", "voice": "p@10", "shopper": "r@1", "realphoto": "match@1", "composed-shopper": "p@10",
                "voice-noisy": "p@10"}
@@ -302,6 +319,14 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--catalog", default=str(DEMO_CATALOG), help="catalog holding the products (default: the demo catalog)")
     q.add_argument("--min-accuracy", type=float, default=0.9, help="exit 1 below this share right")
     q.set_defaults(func=cmd_product_qa)
+
+    y = sub.add_parser("tryon", help="the fitting room: a photo of a person wearing a catalog top (a 2-D preview)")
+    y.add_argument("--person", required=True, help="photo of one person, standing, from the front")
+    y.add_argument("--product", required=True, help="product id (a top)")
+    y.add_argument("--out", required=True, help="where to write the picture (PNG)")
+    y.add_argument("--model", default=None)
+    y.add_argument("--index", default=None)
+    y.set_defaults(func=cmd_tryon)
 
     from .hf_import import add_catalog_commands
 

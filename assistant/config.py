@@ -114,6 +114,15 @@ class Settings:
     photo_card_side: int = 360
     photo_page_side: int = 900
     photo_max_age_seconds: int = 86_400
+    # the fitting room (assistant.tryon): its model files (fetched at install, `python -m assistant.tryon.models`),
+    # the size it works and answers at (longest side, px) and what a usable photo of a person must show
+    tryon_models_dir: str = str(REPO / ".cache" / "tryon")
+    tryon_side: int = 512
+    tryon_min_visibility: float = 0.5  # shoulders and hips seen at least this surely (BlazePose visibility)
+    tryon_min_shoulder_share: float = 0.08  # shoulder width at least this share of the photo's width
+    tryon_other_person_share: float = 0.5  # a second person this tall relative to the first: not one person
+    # the spline's smoothing (in photo-size units): landmarks are a few pixels off, an exact fit follows the noise
+    tryon_smoothing: float = 0.01
     # limits
     max_query_chars: int = 500
     max_image_pixels: int = 40_000_000

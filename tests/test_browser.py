@@ -2,7 +2,7 @@
 on a free port over the test slice. A typed request shows product cards; "cheaper" makes every card
 cheaper; a 👍 moves results towards the liked product; a catalog photo finds the same kind of product;
 a voice clip is transcribed into the chat; chips can be unticked; examples work offline; uploads are
-deleted. Screenshots go to tests/artifacts/ (gitignored)."""
+deleted; a top is tried on. Screenshots go to tests/artifacts/ (gitignored)."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ from bench.app import App
 ROOT = Path(__file__).resolve().parent.parent
 FASHION = ROOT.parent / "shared" / "datasets" / "fashion"
 REAL_PHOTOS = ROOT.parent / "shared" / "datasets" / "real-photos"
+TRYON = ROOT.parent / "shared" / "datasets" / "tryon"
 ARTIFACTS = ROOT / "tests" / "artifacts"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -532,3 +533,36 @@ def shoot_viewport(pg: Page, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     pg.screenshot(path=str(path))
     return path
+
+
+def test_a_top_is_tried_on_from_a_card_and_from_the_product_page(page: Page, app: RunningApp) -> None:
+    """The fitting room: "Try it on" on a shirt card asks for a photo; a real photo of a person shows them in that
+    shirt with its name and price; another top (from its product page) is shown on the same photo without a new
+    upload; the upload file is gone; a photo without a person changes nothing but says why."""
+    ask(page, "shirts for men")
+    page.locator("#sa-results .sa-card .sa-tryon").first.click()
+    fitting = page.locator("#sa-fitting")
+    fitting.locator(".sa-fit").wait_for()
+    assert "Add a photo of yourself" in fitting.inner_text()
+    title = page.locator("#sa-results .sa-card .sa-title").first.inner_text()
+    page.locator('#sa-fit-photo input[type="file"]').set_input_files(str(TRYON / "people" / "3_posture.jpg"))
+    picture = fitting.locator("img.sa-fit-img")
+    picture.wait_for(timeout=REPLY_TIMEOUT)
+    shown = fitting.inner_text()
+    assert title in shown and "₹" in shown and "not a size or fit prediction" in shown
+    assert picture.evaluate("i => i.complete && i.naturalHeight") == 512
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    fitting.screenshot(path=str(ARTIFACTS / "20-fitting-room.png"))
+    first = picture.get_attribute("src")
+    page.locator("#sa-results .sa-card .sa-title").nth(1).click()
+    page.locator("#sa-overlay .sa-tryon").click()
+    page.wait_for_function("(s) => { const i = document.querySelector('#sa-fitting img.sa-fit-img'); return i && i.src !== s; }",
+                           arg=first, timeout=REPLY_TIMEOUT)
+    assert page.locator("#sa-results .sa-card .sa-title").nth(1).inner_text() in fitting.inner_text()
+    assert not uploaded_files(app)  # the shopper's photo was read into memory and its upload deleted
+    page.locator('#sa-fit-photo input[type="file"]').set_input_files(str(TRYON / "clothes" / "shirts" / "1_front.jpg"))
+    page.wait_for_function("document.querySelector('#sa-fitting').innerText.includes(\"can't find a person\")",
+                           timeout=REPLY_TIMEOUT)
+    # the photo analysed before is kept: the next top is still shown on it
+    page.locator("#sa-results .sa-card .sa-tryon").nth(2).click()
+    picture.wait_for(timeout=REPLY_TIMEOUT)

@@ -145,12 +145,13 @@ def test_similar_by_style_keeps_the_kind_and_leaves_out_the_photo(assistant: Ass
 # the product page, the comparison and the routes that serve them
 # ------------------------------------------------------------------------------------------------
 def test_product_page_and_comparison_markup() -> None:
-    page = product_page_html({**SHIRT, "title": "<b>Acme</b> Shirt"})
+    page = product_page_html({**SHIRT, "title": "<b>Acme</b> Shirt", "article_type": "Shirts"})
     assert "&lt;b&gt;Acme&lt;/b&gt; Shirt" in page and "<b>Acme</b>" not in page
     for part in ("shop/photo/page/1.jpg", "₹800", "20% off", "Slim Fit", "Long Sleeves", "Machine wash cold",
                  'data-action="similar"', 'data-action="style"', 'data-action="like"', 'data-action="dislike"',
-                 "data-shortlist", "data-ask", "Blue / White"):
+                 "data-shortlist", "data-ask", "Blue / White", 'data-action="tryon"'):
         assert part in page, part
+    assert 'data-action="tryon"' not in product_page_html({**SHIRT, "article_type": "Jeans"})  # tops only
     assert page.count('class="sa-size"') == 3
     other = {**SHIRT, "id": "2", "sizes": ["M"], "attributes": {"Fit": "Regular Fit", "Neck": "Round Neck"}}
     table = compare_html([SHIRT, other])

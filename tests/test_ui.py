@@ -33,6 +33,7 @@ from assistant.session import (
     summarize,
     zh_name,
 )
+from assistant.tryon import TOPWEAR
 from assistant.ui import (
     EMPTY_GRID,
     Assistant,
@@ -186,6 +187,7 @@ def test_card_shows_photo_title_brand_price_discount_and_reasons(slice_rows: lis
     assert "✓ Black · Heels" in html
     assert ">#2<" in html and "sa-liked" in html
     assert "data-action='like'" in html and "data-action='dislike'" in html and "data-action='similar'" in html
+    assert ("data-action='tryon'" in html) == (row["article_type"] in TOPWEAR)  # the fitting room: tops only
     full = next(r for r in slice_rows if r.get("sale_price") and r["sale_price"] == r.get("price"))
     plain = card_html(card_of(full), 1)
     assert "% off" not in plain and "sa-was" not in plain

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from ..chat import pretty_reason
 from ..errors import InputError
 from ..session import SORTS, Constraints, discount, rupees
+from ..tryon import can_try_on
 from .photos import photo_data_uri, photo_url
 
 _SVG = ('<svg viewBox="0 0 24 24" width="{size}" height="{size}" fill="none" stroke="currentColor" stroke-width="2" '
@@ -67,7 +68,22 @@ def card_html(p: dict, n: int, liked: bool = False, disliked: bool = False) -> s
         f"aria-label='Like #{n}'></button><button class='sa-btn sa-dislike{' sa-on' if disliked else ''}' "
         f"data-action='dislike' aria-label='Dislike #{n}'></button><button class='sa-btn sa-keep' data-shortlist "
         f"aria-label='Shortlist #{n}'></button><button class='sa-btn sa-similar' data-action='similar'>Similar</button>"
-        "</div></div></div>")
+        + ("<button class='sa-btn sa-tryon' data-action='tryon'>Try it on</button>" if can_try_on(p) else "")
+        + "</div></div></div>")
+
+
+def fitting_html(picture: str = "", product: dict | None = None, note: str = "") -> str:
+    """The fitting room's view: the shopper wearing the product (`picture`, an inline image URI) with its
+    name and price, or a note (what to do next, or why a photo or product cannot be used)."""
+    head = ""
+    if product:
+        head = (f'<div class="sa-fit-name"><b>{e(product.get("brand") or "")}</b> {e(product.get("title", ""))}'
+                f' <span class="sa-price">{_price_html(product)}</span></div>')
+    title = e((product or {}).get("title", ""))
+    body = f'<img class="sa-fit-img" src="{e(picture)}" alt="You wearing {title}">' if picture else ""
+    return (f'<div class="sa-fit">{head}{body}<p class="sa-note">{e(note)}</p>'
+            '<p class="sa-fine">A 2-D preview, not a size or fit prediction. Your photo stays in this session\'s '
+            "memory only: it is never saved or logged.</p></div>")
 
 
 def search_link(query: str) -> str:
@@ -105,7 +121,7 @@ def _description_html(text: str) -> str:
 
 def product_page_html(p: dict) -> str:
     """The product page: large photo, brand, title, price and discount, description, attributes, sizes and
-    the actions (similar by look, similar by style, 👍 / 👎, shortlist, ask about it, close)."""
+    the actions (similar by look, similar by style, 👍 / 👎, shortlist, ask about it, try a top on, close)."""
     pid = e(p["id"])
     attrs = p.get("attributes") or {}
     facts = {"Colour": colours(p), "For": p.get("gender", ""), "Category": p.get("article_type", ""),
@@ -126,7 +142,9 @@ def product_page_html(p: dict) -> str:
         f'<button class="sa-btn sa-like" data-action="like" data-id="{pid}" aria-label="Like"></button>'
         f'<button class="sa-btn sa-dislike" data-action="dislike" data-id="{pid}" aria-label="Dislike"></button>'
         f'<button class="sa-btn sa-keep" data-shortlist {_keep(p)}>Shortlist</button>'
-        '<button class="sa-btn" data-ask>Ask about it</button></div>'
+        '<button class="sa-btn" data-ask>Ask about it</button>'
+        + (f'<button class="sa-btn sa-tryon" data-action="tryon" data-id="{pid}">Try it on</button>' if can_try_on(p) else "")
+        + '</div>'
         + (f'<div class="sa-sec">Sizes</div><div class="sa-sizes">{sizes}</div>' if sizes else "")
         + (f'<div class="sa-sec">Details</div><table class="sa-facts">{rows}</table>' if rows else "")
         + (f'<div class="sa-sec">Description</div><div class="sa-desc">{_description_html(p["description"])}</div>'

@@ -21,14 +21,15 @@ from ..errors import InputError
 from ..index import IndexUnavailable
 from ..session import Session
 from .api import Api, not_ready_text
-from .cards import BAG, EMPTY_GRID, chip_choices, photo_strip, render_cards, sort_choices, user_message
+from .cards import BAG, EMPTY_GRID, chip_choices, fitting_html, photo_strip, render_cards, sort_choices, user_message
 from .loader import TEXT_EXAMPLES, EngineLoader, voice_examples
 from .photos import photo_url
-from .routes import shop_routes
-from .uploads import ATTACHABLE, read_uploads
+from .routes import card_fields, shop_routes
+from .uploads import ATTACHABLE, read_and_discard, read_uploads
 
 if TYPE_CHECKING:
     from ..engine import Engine
+    from ..tryon.render import Shopper
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,32 @@ def answer(loader: EngineLoader, session: Session, turn: Callable[[Assistant], R
     except Exception:
         log.exception("a search failed")  # the shopper's words, photo or voice are never logged
         return Reply(session, "⚠️ Something went wrong on our side. Please try again.", ok=False)
+
+
+ASK_PHOTO = "Add a photo of yourself, standing, from the front (upload one or take one with your camera)."
+
+
+def fit(loader: EngineLoader, shopper: Shopper | None, pid: str) -> str:
+    """The fitting room's view for a product: the shopper wearing it, or what to do (add a photo), or why not."""
+    engine = loader.engine if loader.ready else None
+    if engine is None:
+        return fitting_html(note=not_ready_text(loader))
+    details = engine.details(pid) if pid else None
+    if details is None:
+        return fitting_html(note="Pick a top and tap “Try it on”.")
+    product = card_fields(details)
+    if shopper is None:
+        return fitting_html(product=product, note=ASK_PHOTO)
+    from ..tryon.render import data_uri, render
+
+    try:
+        image, report = render(shopper, details, engine.settings)
+    except Exception:
+        log.exception("a try-on failed")  # the shopper's photo is never logged
+        return fitting_html(product=product, note="Something went wrong on our side. Please try again.")
+    if image is None:
+        return fitting_html(product=product, note=report.message)
+    return fitting_html(data_uri(image), product, report.message)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -186,6 +213,32 @@ def build_demo(loader: EngineLoader, title: str = "Shopping assistant") -> gr.Bl
             return
         yield from run_turn(history, session, "", lambda a: a.card_action(session, action, pid))
 
+    def on_tryon(shopper: Any, evt: gr.EventData) -> tuple:
+        """A top's "Try it on": the fitting room opens on it (the shopper's photo, once given, is reused). (`shopper`
+        is a `Shopper` or None, typed Any: gradio reads this signature's hints to find `evt`.)"""
+        data = getattr(evt, "_data", {}) or {}
+        if str(data.get("action") or "") != "tryon" or not data.get("product"):
+            return gr.skip(), gr.skip(), gr.skip()
+        pid = str(data["product"])
+        return gr.update(visible=True), fit(loader, shopper, pid), pid
+
+    def on_person(path: str | None, pid: str, shopper: Shopper | None) -> tuple:
+        """The shopper's photo: read into memory, its upload file deleted, analysed once for the session. A photo
+        that cannot be used gets one sentence why and changes nothing."""
+        if not path:
+            return gr.skip(), gr.skip(), gr.skip()
+        from ..tryon.render import analyse_shopper
+
+        engine = loader.engine if loader.ready else None
+        if engine is None:
+            read_and_discard(path)
+            return gr.skip(), fitting_html(note=not_ready_text(loader)), None
+        try:
+            shopper = analyse_shopper(read_and_discard(path), engine.settings)
+        except InputError as e:
+            return gr.skip(), fitting_html(note=str(e)), None
+        return shopper, fit(loader, shopper, pid), None
+
     def on_sort(key: str, history: list[dict], session: Session) -> Iterator[tuple]:
         yield from run_turn(history, session, "", lambda a: a.set_sort(session, key or "relevance"))
 
@@ -212,6 +265,9 @@ def build_demo(loader: EngineLoader, title: str = "Shopping assistant") -> gr.Bl
     # -- layout -----------------------------------------------------------------------------------
     with gr.Blocks(title=title, delete_cache=(600, 900)) as demo:
         session = gr.State(Session(), time_to_live=6 * 3600)
+        # the fitting room: the shopper's analysed photo (memory only, dropped with the session) and the top shown
+        shopper = gr.State(None, time_to_live=3600)
+        fit_product = gr.State("")
         gr.HTML(f'<div id="sa-header"><div class="sa-logo">{BAG}</div><div><h1>Shopping assistant</h1>'
                 "<p>Describe it, show a photo, or just say it — in English or 中文. Prices in ₹.</p></div></div>")
         status = gr.HTML(loader.status_html(), elem_id="sa-status")
@@ -254,6 +310,12 @@ def build_demo(loader: EngineLoader, title: str = "Shopping assistant") -> gr.Bl
                             kind = gr.Dropdown(ch.get("article_type", []), value=[], multiselect=True, label="Category")
                             colour = gr.Dropdown(ch.get("base_colour", []), value=[], multiselect=True, label="Colour")
                         apply = gr.Button("Apply filters", variant="primary", size="sm")
+                with gr.Column(visible=False, elem_id="sa-fitting") as fitting, gr.Row(equal_height=False):
+                    fit_view = gr.HTML(fitting_html(note=ASK_PHOTO), elem_id="sa-fit-view")
+                    with gr.Column(min_width=220):
+                        fit_photo = gr.Image(label="Your photo (standing, from the front)", type="filepath",
+                                             sources=["upload", "webcam"], elem_id="sa-fit-photo", height=240)
+                        fit_close = gr.Button("Close the fitting room", size="sm", variant="secondary")
                 grid = gr.HTML(EMPTY_GRID, elem_id="sa-results", js_on_load=SHOP_JS)
 
         outs = [chat, session, grid, chips, min_price, max_price, gender, kind, colour]
@@ -265,6 +327,10 @@ def build_demo(loader: EngineLoader, title: str = "Shopping assistant") -> gr.Bl
         photos.click(on_photo_example, [chat, session], outs, api_visibility="private")
         chat.option_select(on_did_you_mean, [chat, session], outs, api_visibility="private")
         grid.click(on_card, [chat, session], outs, api_visibility="private")
+        grid.click(on_tryon, [shopper], [fitting, fit_view, fit_product], api_visibility="private")
+        fit_photo.change(on_person, [fit_photo, fit_product, shopper], [shopper, fit_view, fit_photo],
+                         api_visibility="private")
+        fit_close.click(lambda: gr.update(visible=False), None, fitting, api_visibility="private")
         sort.select(on_sort, [sort, chat, session], outs, api_visibility="private")
         chips.input(on_chips, [chips, chat, session], outs, api_visibility="private")
         apply.click(on_apply, [min_price, max_price, gender, kind, colour, chat, session], outs, api_visibility="private")

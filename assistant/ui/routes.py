@@ -53,7 +53,7 @@ def shop_routes(loader: EngineLoader) -> list[BaseRoute]:
         details = engine.details(request.path_params["pid"])
         if details is None:
             return HTMLResponse("<p>That product is no longer in the catalog.</p>", status_code=404)
-        return HTMLResponse(product_page_html(_card(details)), headers={"Cache-Control": "private, max-age=300"})
+        return HTMLResponse(product_page_html(card_fields(details)), headers={"Cache-Control": "private, max-age=300"})
 
     def compare(request: Request) -> Response:
         engine = loader.engine
@@ -61,12 +61,12 @@ def shop_routes(loader: EngineLoader) -> list[BaseRoute]:
             return not_ready()
         ids = [i for i in request.query_params.get("ids", "").split(",") if i][:4]
         found = [d for d in (engine.details(i) for i in dict.fromkeys(ids)) if d is not None]
-        return HTMLResponse(compare_html([_card(d) for d in found]), headers={"Cache-Control": "private, max-age=300"})
+        return HTMLResponse(compare_html([card_fields(d) for d in found]), headers={"Cache-Control": "private, max-age=300"})
 
     return [Route(PREFIX + "/photo/{size}/{pid}.jpg", photo), Route(PREFIX + "/product/{pid}", product),
             Route(PREFIX + "/compare", compare)]
 
 
-def _card(details: dict) -> dict:
+def card_fields(details: dict) -> dict:
     """Index metadata (prices as -1 when unknown) as a card dict, with the catalog's extra fields."""
     return {**details, **summarize(details["id"], details)}

@@ -1,0 +1,126 @@
+"""A body in a photo: BlazePose's 33 landmarks (pixels, with visibility) and a person mask from selfie
+segmentation, both run offline by mediapipe's Tasks API on the files `models` fetched. Also what makes a photo
+usable for the fitting room (one frontal, standing person with shoulders and hips in view): `TryOnError`
+with one sentence when it is not."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import mediapipe as mp
+import numpy as np
+from mediapipe.tasks.python import BaseOptions, vision
+
+from ..errors import InputError
+from . import models
+
+# BlazePose landmark numbers (https://ai.google.dev/edge/mediapipe/solutions/vision/pose_landmarker)
+NOSE, L_EYE, R_EYE, L_EAR, R_EAR = 0, 2, 5, 7, 8
+L_SHOULDER, R_SHOULDER, L_ELBOW, R_ELBOW, L_WRIST, R_WRIST = 11, 12, 13, 14, 15, 16
+HAND = tuple(range(15, 23))  # wrists, pinkies, index fingers, thumbs
+L_HIP, R_HIP, L_KNEE, R_KNEE = 23, 24, 25, 26
+FACE = tuple(range(0, 11))
+
+
+class TryOnError(InputError):
+    """A photo or product the fitting room cannot use; the message is one sentence for the shopper."""
+
+
+@dataclass(frozen=True)
+class Body:
+    """One person in an RGB photo: landmarks in pixels (33 x 2), their visibility (0-1), the person mask
+    (H x W, probability) and, when a second person shows, how tall they are relative to this one."""
+
+    image: np.ndarray
+    points: np.ndarray
+    visibility: np.ndarray
+    mask: np.ndarray
+    others: float = 0.0
+
+    @property
+    def shoulder_width(self) -> float:
+        return float(np.linalg.norm(self.points[L_SHOULDER] - self.points[R_SHOULDER]))
+
+    @property
+    def torso(self) -> np.ndarray:
+        """The torso quadrilateral: left shoulder, right shoulder, right hip, left hip (pixels)."""
+        return self.points[[L_SHOULDER, R_SHOULDER, R_HIP, L_HIP]]
+
+    def seen(self, *ids: int, at_least: float = 0.5) -> bool:
+        return bool(all(self.visibility[i] >= at_least for i in ids))
+
+
+class _Models:
+    """The two Tasks API models, made once per process and used by one thread at a time."""
+
+    def __init__(self, folder: Path):
+        models.fetch(folder)
+        self.lock = threading.Lock()
+        self.pose = vision.PoseLandmarker.create_from_options(vision.PoseLandmarkerOptions(
+            base_options=BaseOptions(model_asset_path=str(folder / models.POSE_TASK)), num_poses=2,
+            min_pose_detection_confidence=0.5, output_segmentation_masks=False))
+        self.segmenter = vision.ImageSegmenter.create_from_options(vision.ImageSegmenterOptions(
+            base_options=BaseOptions(model_asset_path=str(folder / models.SEGMENTER_FILE)),
+            output_confidence_masks=True, output_category_mask=False))
+        # closed before the interpreter stops mediapipe's own worker threads (atexit runs after that)
+        threading._register_atexit(self.close)  # type: ignore[attr-defined]
+
+    def close(self) -> None:
+        self.pose.close()
+        self.segmenter.close()
+
+
+@lru_cache(maxsize=2)
+def _models(folder: str) -> _Models:
+    return _Models(Path(folder))
+
+
+def _height(landmarks: list) -> float:
+    ys = [lm.y for lm in landmarks]
+    return max(ys) - min(ys)
+
+
+def analyse(image: np.ndarray, models_dir: str) -> Body | None:
+    """The most prominent person in `image` (H x W x 3 uint8 RGB), or None when no body is found."""
+    m = _models(models_dir)
+    frame = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(image))
+    with m.lock:
+        found = m.pose.detect(frame).pose_landmarks
+        if not found:
+            return None
+        mask = m.segmenter.segment(frame).confidence_masks[0].numpy_view()
+    found = sorted(found, key=_height, reverse=True)
+    h, w = image.shape[:2]
+    points = np.array([[lm.x * w, lm.y * h] for lm in found[0]], dtype=np.float32)
+    visibility = np.array([lm.visibility for lm in found[0]], dtype=np.float32)
+    others = _height(found[1]) / max(_height(found[0]), 1e-6) if len(found) > 1 else 0.0
+    return Body(image, points, visibility, np.asarray(mask, dtype=np.float32).reshape(h, w).copy(), others)
+
+
+def check_shopper(body: Body | None, min_visibility: float, min_shoulder_share: float, other_share: float) -> Body:
+    """The body when its photo can be dressed, else TryOnError saying why in one sentence."""
+    if body is None:
+        raise TryOnError("I can't find a person in that photo; please use a photo of yourself standing, from the front.")
+    if body.others >= other_share:
+        raise TryOnError("That photo shows more than one person; please use a photo of just yourself.")
+    if not body.seen(L_SHOULDER, R_SHOULDER, at_least=min_visibility):
+        raise TryOnError("I can't see both your shoulders in that photo; please use one showing you from the front.")
+    if not body.seen(L_HIP, R_HIP, at_least=min_visibility):
+        raise TryOnError("I can't see your hips in that photo; please use one showing you down to below the waist.")
+    if body.shoulder_width < min_shoulder_share * body.image.shape[1]:
+        raise TryOnError("You are too small in that photo; please use one where you fill more of the picture.")
+    return check_frontal(body, "That photo seems to show you from the back; please use one taken from the front.")
+
+
+def check_frontal(body: Body, message: str) -> Body:
+    """A frontal, upright body: the person's left shoulder on the photo's right, the face seen, the
+    shoulders above the hips; else TryOnError(message)."""
+    left_on_right = body.points[L_SHOULDER, 0] > body.points[R_SHOULDER, 0]
+    face_seen = body.seen(NOSE, L_EYE, R_EYE, at_least=0.5)
+    upright = body.points[[L_SHOULDER, R_SHOULDER], 1].mean() < body.points[[L_HIP, R_HIP], 1].mean()
+    if not (left_on_right and face_seen and upright):
+        raise TryOnError(message)
+    return body
