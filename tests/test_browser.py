@@ -332,12 +332,15 @@ def test_a_multi_turn_session_in_words_a_photo_and_voice(page: Page, app: Runnin
     shoot(page, "8-dialogue-photo")
 
     clip = say("something cheaper", tmp_path / "cheaper.wav")
-    before = statistics.median(c["price"] for c in shown)
+    before, dearest = statistics.median(c["price"] for c in shown), max(c["price"] for c in shown)
     reply = attach_and_send(page, clip)
     said = page.locator('#sa-chat [data-testid="user"]').last.inner_text()
     assert said.startswith("🎤") and "cheaper" in said.lower(), said
     cheaper = cards(page)
-    assert "cheaper" in reply and cheaper and all(c["price"] < before and c["colour"] == other for c in cheaper), reply
+    # cheaper: typically below what was shown, every card below the dearest shown (on a small slice too few
+    # products sit under the median, so the cheapest page of them is shown instead)
+    assert "cheaper" in reply and cheaper and statistics.median(c["price"] for c in cheaper) < before, reply
+    assert all(c["price"] < dearest and c["colour"] == other for c in cheaper), reply
     assert any("Price: under ₹" in t for t in chip_labels(page))
     assert uploaded_files(app) == []
     shoot(page, "9-dialogue-voice")
