@@ -15,12 +15,26 @@ from conftest import FASHION, REAL_PHOTOS
 from PIL import Image
 
 from assistant.augment import shopper_view
-from assistant.engine import Engine, ProductHit
+from assistant.engine import Engine, ProductHit, neighbour_votes, neighbour_weight
 from assistant.errors import InputError
-from assistant.index import Filters
+from assistant.index import Filters, Hit
 from assistant.photo import find_item
 
 pytestmark = pytest.mark.slow
+
+
+def test_neighbours_vote_by_similarity_and_weigh_in_only_when_close() -> None:
+    hits = [Hit("a", 0.78, {"article_type": "Tops", "base_colour": "Purple"}),
+            Hit("b", 0.76, {"article_type": "Tops", "base_colour": "Black"}),
+            Hit("c", 0.60, {"article_type": "Shirts", "base_colour": ""})]
+    votes = neighbour_votes(hits, n=3, temperature=0.02)
+    assert votes["article_type"]["Tops"] > 0.99 and sum(votes["article_type"].values()) == pytest.approx(1.0)
+    assert votes["base_colour"]["Purple"] == pytest.approx(1 / (1 + np.exp(-1)))  # 0.02 apart: e^-1 the weight
+    assert "gender" not in votes and neighbour_votes([], 3, 0.02) == {}
+    assert neighbour_votes(hits, n=1, temperature=0.02)["base_colour"] == {"Purple": 1.0}
+    assert neighbour_weight(hits, 0.7, 0.8) == pytest.approx(0.8)
+    assert neighbour_weight(hits[2:], 0.7, 0.8) == 0.0 and neighbour_weight([Hit("d", 0.95, {})], 0.7, 0.8) == 1.0
+    assert neighbour_weight([], 0.7, 0.8) == 0.0
 
 
 @pytest.mark.parametrize(("query", "want"), [

@@ -20,6 +20,7 @@ from assistant.photo import (
     QUERY_WEIGHTS,
     SAT_BINS,
     VAL_BINS,
+    PhotoReading,
     QueryCard,
     QueryTail,
     colour_histogram,
@@ -132,6 +133,23 @@ def test_claim_threshold_keeps_claims_right_and_strangers_out() -> None:
     t2 = claim_threshold(sims, right, np.linspace(0.5, 0.92, 100), precision=0.97, stranger_rate=0.01)
     assert t2 > 0.9 and (np.linspace(0.5, 0.92, 100) >= t2).mean() <= 0.01  # strangers raise it
     assert claim_threshold(sims, np.zeros_like(right), strangers, 0.97, 0.01) == 1.0  # never right: never claim
+
+
+def test_a_reading_moves_towards_its_neighbours_vote_and_says_the_kind_sooner() -> None:
+    heads = {"article_type": {"Tshirts": 0.45, "Tops": 0.35, "Shirts": 0.2},
+             "base_colour": {"Purple": 0.4, "Black": 0.6}, "gender": {"Men": 0.4, "Women": 0.6}}
+    reading = PhotoReading(np.zeros(4, np.float32), heads, item_found=True)
+    vote = {"article_type": {"Tops": 1.0}, "base_colour": {"Purple": 0.8, "Blue": 0.2}}
+    assert reading.with_neighbours(vote, 0.0) is reading  # no close neighbour: the heads alone
+    half = reading.with_neighbours(vote, 0.5)
+    assert half.probabilities["article_type"] == pytest.approx({"Tshirts": 0.225, "Tops": 0.675, "Shirts": 0.1})
+    assert half.probabilities["base_colour"] == pytest.approx({"Purple": 0.6, "Black": 0.3, "Blue": 0.1})
+    assert half.probabilities["gender"] == pytest.approx({"Men": 0.2, "Women": 0.3})  # no vote: only shrunk
+    assert sum(half.probabilities["article_type"].values()) == pytest.approx(1.0)
+    assert reading.with_neighbours(vote, 1.0).facets(0.5) == {"article_type": "Tops", "base_colour": "Purple"}
+    # the type and who it is for are said from a lower confidence than the colour
+    assert reading.facets(0.5) == {"base_colour": "Black", "gender": "Women"}
+    assert reading.facets(0.65, kind_confidence=0.4) == {"article_type": "Tshirts", "gender": "Women"}
 
 
 def test_the_encoder_splits_into_a_trunk_and_a_tail_with_the_same_features() -> None:
