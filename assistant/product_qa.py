@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 YES, NO, UNKNOWN, INFO = "yes", "no", "unknown", "info"
 NEGATION = re.compile(r"\b(?:do not|don't|dont|not|never|no|without|avoid)\b", re.I)
@@ -46,6 +46,76 @@ class Answer:
 
     verdict: str
     text: str
+
+
+@dataclass(frozen=True)
+class Said:
+    """What a topic found, before it is put in words: the verdict, which sentence says it (a key of
+    `WORDINGS`) and the facts that sentence quotes (the product's own words)."""
+
+    verdict: str
+    key: str
+    facts: dict[str, str] = field(default_factory=dict)
+
+
+def said(verdict: str, key: str, **facts: str) -> Said:
+    return Said(verdict, key, facts)
+
+
+# The sentences, per language. A fact whose `{name}.{value}` is a key here is said in the language too.
+WORDINGS: dict[str, dict[str, str]] = {
+    "en": {
+        "care_careful": "Yes, with care — the label says {found}.",
+        "care_yes": "Yes — the care label says {found}.",
+        "care_no": "No — the care label says {found}.",
+        "care_unsaid": "The catalog doesn't say whether it can be {can}. Its care notes: {found}.",
+        "care_unsaid_bare": "The catalog doesn't say whether it can be {can}: it has no care instructions.",
+        "care": "Care: {found}.",
+        "care_none": "The catalog doesn't give care instructions for this one.",
+        "can.machine": "machine washed", "can.hand": "hand washed", "can.dry_clean": "dry cleaned",
+        "can.tumble": "tumble dried", "can.bleach": "bleached", "can.iron": "ironed",
+        "material_none": "The catalog doesn't say what it is made of.",
+        "material_yes": "Yes — {found}.",
+        "material_no": "Not as far as the catalog says: {found}.",
+        "material": "It's made of: {found}.",
+        "colour_none": "The catalog doesn't give its colour.",
+        "colour_yes": "Yes — it's {listed}.",
+        "colour_no": "No — it's {listed}; the catalog lists no other colour for it.",
+        "colour": "It's {listed}.",
+        "size_none": "The catalog doesn't list its sizes.",
+        "sizes": "Sizes: {sizes}.",
+        "size_yes": "Yes — it comes in {wanted} (sizes: {sizes}).",
+        "size_one": "It comes in one size only ({free}).",
+        "size_no": "No — the sizes listed are {sizes}.",
+        "attribute": "{facts}.",
+        "attribute_yes": "Yes — {facts}.",
+        "attribute_no": "No — {facts}.",
+        "measures": "Its measurements: {found}.",
+        "measures_none": "The catalog doesn't give its measurements.",
+        "price_none": "The catalog doesn't give its price.",
+        "price_down": "₹{now}, down from ₹{was} ({pct}% off).",
+        "price_sale": "Yes — ₹{now}, down from ₹{was} ({pct}% off).",
+        "price": "₹{now}.",
+        "price_full": "No discount — ₹{now}.",
+        "who_yes": "Yes — it's listed for {gender}.",
+        "who_no": "No — it's listed for {gender}.",
+        "brand": "It's by {brand}.",
+        "brand_none": "The catalog doesn't name its brand.",
+        "has_other": "No — the description says {found}.",
+        "has_unsaid": "The catalog doesn't say ({asked} isn't mentioned for this product).",
+        "has_yes": "Yes — the description says {found}.",
+        "has_no": "No — the description says {found}.",
+        "described": "The description says {found}.",
+        "unsaid": "The catalog doesn't say — its description doesn't cover that.",
+    },
+}
+
+
+def word(s: Said, language: str = "en") -> Answer:
+    """`s` as a sentence in `language` (English when the language has no wording for it)."""
+    table = WORDINGS.get(language, WORDINGS["en"])
+    facts = {k: table.get(f"{k}.{v}", v) for k, v in s.facts.items()}
+    return Answer(s.verdict, table.get(s.key, WORDINGS["en"][s.key]).format(**facts))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -110,81 +180,81 @@ def norm_size(value: str) -> str:
 # ---------------------------------------------------------------------------------------------------
 # topics: each reads the question and, when it is about its topic, answers it
 # ---------------------------------------------------------------------------------------------------
-def _care(q: str, p: dict) -> Answer | None:
+def _care(q: str, p: dict) -> Said | None:
     if not re.search(r"wash|laundr|clean|\biron|bleach|tumble|care|dryer|\bdry\b", q):
         return None
     care = care_lines(p)
-    checks: list[tuple[str, str, str]] = [  # (asked, said, what)
-        (r"machine[- ]?wash|washing machine|put it in the wash", r"ma[cs]hine[- ]?wash", "machine washed"),
-        (r"hand[- ]?wash", r"hand[- ]?wash", "hand washed"),
-        (r"dry[- ]?clean", r"dry[- ]?clean", "dry cleaned"),
-        (r"tumble|dryer", r"tumble", "tumble dried"),
-        (r"bleach", r"bleach", "bleached"),
-        (r"\biron", r"\biron", "ironed"),
+    checks: list[tuple[str, str, str]] = [  # (asked, what the label says, what: a `can.` wording)
+        (r"machine[- ]?wash|washing machine|put it in the wash", r"ma[cs]hine[- ]?wash", "machine"),
+        (r"hand[- ]?wash", r"hand[- ]?wash", "hand"),
+        (r"dry[- ]?clean", r"dry[- ]?clean", "dry_clean"),
+        (r"tumble|dryer", r"tumble", "tumble"),
+        (r"bleach", r"bleach", "bleach"),
+        (r"\biron", r"\biron", "iron"),
     ]
-    for asked, said, what in checks:
+    for asked, label, what in checks:
         if not re.search(asked, q):
             continue
-        hits = [ln for ln in care if re.search(said, ln, re.I)]
+        hits = [ln for ln in care if re.search(label, ln, re.I)]
         if hits:
-            no = [ln for ln in hits if NEGATION.search(ln.split(re.search(said, ln, re.I).group(0))[0])]  # type: ignore[union-attr]
-            if what == "machine washed" and not no and any(re.search(r"\bonly\b", ln, re.I) for ln in hits
-                                                            if re.search(r"hand", ln, re.I)):
+            no = [ln for ln in hits if NEGATION.search(ln.split(re.search(label, ln, re.I).group(0))[0])]  # type: ignore[union-attr]
+            if what == "machine" and not no and any(re.search(r"\bonly\b", ln, re.I) for ln in hits
+                                                     if re.search(r"hand", ln, re.I)):
                 no = hits
             verdict = NO if no and len(no) == len(hits) else YES
-            if verdict == YES and what == "ironed" and no:
-                return Answer(YES, f"Yes, with care — the label says {quote(hits)}.")
-            return Answer(verdict, f"{'No' if verdict == NO else 'Yes'} — the care label says {quote(hits)}.")
-        if what == "machine washed":
+            if verdict == YES and what == "iron" and no:
+                return said(YES, "care_careful", found=quote(hits))
+            return said(verdict, "care_no" if verdict == NO else "care_yes", found=quote(hits))
+        if what == "machine":
             only = [ln for ln in care if re.search(r"hand[- ]?wash|dry[- ]?clean only", ln, re.I)]
             if only:
-                return Answer(NO, f"No — the care label says {quote(only)}.")
+                return said(NO, "care_no", found=quote(only))
         if care:
-            return Answer(UNKNOWN, f"The catalog doesn't say whether it can be {what}. Its care notes: {quote(care)}.")
-        return Answer(UNKNOWN, f"The catalog doesn't say whether it can be {what}: it has no care instructions.")
+            return said(UNKNOWN, "care_unsaid", can=what, found=quote(care))
+        return said(UNKNOWN, "care_unsaid_bare", can=what)
     if care:
-        return Answer(INFO, f"Care: {quote(care, 5)}.")
-    return Answer(UNKNOWN, "The catalog doesn't give care instructions for this one.")
+        return said(INFO, "care", found=quote(care, 5))
+    return said(UNKNOWN, "care_none")
 
 
-def _material(q: str, p: dict) -> Answer | None:
+def _material(q: str, p: dict) -> Said | None:
     named = [m for m in MATERIALS if re.search(rf"\b{m}\b", q)]
     if not (named or re.search(r"made (?:of|from|out of)|material|fabric|composition|what.{0,12}\bmade\b", q)):
         return None
     found = material_lines(p)
     if not found:
-        return Answer(UNKNOWN, "The catalog doesn't say what it is made of.")
+        return said(UNKNOWN, "material_none")
     if named:
         text = " ".join(found).lower()
         hit = [m for m in named if re.search(rf"\b{m}", text)]
         if hit:
-            return Answer(YES, f"Yes — {quote(found)}.")
-        return Answer(NO, f"Not as far as the catalog says: {quote(found)}.")
-    return Answer(INFO, f"It's made of: {quote(found)}.")
+            return said(YES, "material_yes", found=quote(found))
+        return said(NO, "material_no", found=quote(found))
+    return said(INFO, "material", found=quote(found))
 
 
 def _asked_colour(q: str) -> list[str]:
     return [c for c in COLOURS if re.search(rf"\b{c}\b", q)]
 
 
-def _colour(q: str, p: dict) -> Answer | None:
+def _colour(q: str, p: dict) -> Said | None:
     asked = _asked_colour(q)
     if not (asked or re.search(r"colou?rs?\b|shades?\b", q)):
         return None
     have = list(dict.fromkeys([str(p.get("base_colour") or ""), *(p.get("colours") or [])]))
     have = [c for c in have if c and c.upper() != "NA"]
     if not have:
-        return Answer(UNKNOWN, "The catalog doesn't give its colour.")
+        return said(UNKNOWN, "colour_none")
     listed = " / ".join(have)
     if asked:
         match = [c for c in have if any(a.replace("gray", "grey") in c.lower() for a in asked)]
         if match:
-            return Answer(YES, f"Yes — it's {listed}.")
-        return Answer(NO, f"No — it's {listed}; the catalog lists no other colour for it.")
-    return Answer(INFO, f"It's {listed}.")
+            return said(YES, "colour_yes", listed=listed)
+        return said(NO, "colour_no", listed=listed)
+    return said(INFO, "colour", listed=listed)
 
 
-def _size(q: str, p: dict) -> Answer | None:
+def _size(q: str, p: dict) -> Said | None:
     spelled = next((v for k, v in SIZE_WORDS.items() if re.search(rf"\b{k}\b", q)), None)
     token = SIZE_TOKEN.search(re.sub(r"#\s*\d+|\b\d+(?:st|nd|rd|th)\b|\bno\.?\s*\d+", " ", q))
     about = re.search(r"\bsizes?\b|come in|available in|in (?:a |an )?(?:size )?|fit", q)
@@ -196,15 +266,15 @@ def _size(q: str, p: dict) -> Answer | None:
     sizes = [str(s) for s in p.get("sizes") or [] if str(s).strip()]
     wanted = spelled or (token.group(1) if token else "")
     if not sizes:
-        return Answer(UNKNOWN, "The catalog doesn't list its sizes.")
+        return said(UNKNOWN, "size_none")
     if not wanted:
-        return Answer(INFO, f"Sizes: {', '.join(sizes)}.")
+        return said(INFO, "sizes", sizes=", ".join(sizes))
     free = [s for s in sizes if re.search(r"free|one ?size", s, re.I)]
     if any(norm_size(wanted) in {norm_size(part) for part in s.split("/")} for s in sizes):
-        return Answer(YES, f"Yes — it comes in {wanted.upper()} (sizes: {', '.join(sizes)}).")
+        return said(YES, "size_yes", wanted=wanted.upper(), sizes=", ".join(sizes))
     if free:
-        return Answer(INFO, f"It comes in one size only ({', '.join(free)}).")
-    return Answer(NO, f"No — the sizes listed are {', '.join(sizes)}.")
+        return said(INFO, "size_one", free=", ".join(free))
+    return said(NO, "size_no", sizes=", ".join(sizes))
 
 
 ATTRIBUTE_WORDS = {  # question word → attribute keys that answer it
@@ -230,7 +300,7 @@ ATTRIBUTE_WORDS = {  # question word → attribute keys that answer it
 }
 
 
-def _attribute(q: str, p: dict) -> Answer | None:
+def _attribute(q: str, p: dict) -> Said | None:
     """A question naming one of the product's own attributes ("how high is the heel?", "is it slim fit?")."""
     attrs = {k.lower(): (k, v) for k, v in attributes(p).items()}
     ws = words(q)
@@ -241,7 +311,7 @@ def _attribute(q: str, p: dict) -> Answer | None:
         return None
     facts = [f"{attrs[k][0]}: {attrs[k][1]}" for k in keys[:3]]
     if not re.match(r"(?:is|are|does|do|has|have|can|will|was|would)\b", q):
-        return Answer(INFO, f"{'; '.join(facts)}.")
+        return said(INFO, "attribute", facts="; ".join(facts))
     values = " ".join(attrs[k][1] for k in keys).lower()
     key_words = {w for k in keys for w in words(k)} | {"sleeve", "sleeves", "sleeved", "fit", "type", "height"}
     vocabulary = {w for _, v in attrs.values() for w in words(v)} | set(ATTRIBUTE_WORDS) | set(VALUE_WORDS)
@@ -250,8 +320,8 @@ def _attribute(q: str, p: dict) -> Answer | None:
     if not content:  # a yes-no question the attribute's values cannot settle ("are the lenses polarised?")
         return None
     if all(re.search(rf"\b{re.escape(stem(w))}", values) for w in content):
-        return Answer(YES, f"Yes — {'; '.join(facts)}.")
-    return Answer(NO, f"No — {'; '.join(facts)}.")
+        return said(YES, "attribute_yes", facts="; ".join(facts))
+    return said(NO, "attribute_no", facts="; ".join(facts))
 
 
 VALUE_WORDS = ("full", "half", "short", "long", "round", "v-neck", "high", "low", "mid", "flat", "slim", "regular",
@@ -267,33 +337,35 @@ def stem(word: str) -> str:
     return word
 
 
-def _dimensions(q: str, p: dict) -> Answer | None:
+def _dimensions(q: str, p: dict) -> Said | None:
     if not re.search(r"how (?:big|large|tall|wide|long|deep)|dimensions?|measurements?|\bcase diameter", q):
         return None
     found = [ln for ln in lines(p) if DIMENSION.search(ln) and not re.search(r"model|height-|waist-", ln, re.I)]
     if found:
-        return Answer(INFO, f"Its measurements: {quote(found, 4)}.")
-    return Answer(UNKNOWN, "The catalog doesn't give its measurements.")
+        return said(INFO, "measures", found=quote(found, 4))
+    return said(UNKNOWN, "measures_none")
 
 
-def _price(q: str, p: dict) -> Answer | None:
+def _price(q: str, p: dict) -> Said | None:
     if not re.search(r"how much|price|cost|discount|\bsale\b|\boff\b|offer|cheap|expensive", q):
         return None
     sale, price = p.get("sale_price"), p.get("price")
     sale = sale if isinstance(sale, (int, float)) and sale >= 0 else None
     price = price if isinstance(price, (int, float)) and price >= 0 else None
     if sale is None and price is None:
-        return Answer(UNKNOWN, "The catalog doesn't give its price.")
+        return said(UNKNOWN, "price_none")
     now = sale if sale is not None else price
     if price and now is not None and now < price:
         pct = round((price - now) / price * 100)
-        verdict = YES if re.search(r"discount|sale|offer|\boff\b", q) else INFO
-        return Answer(verdict, f"{'Yes — ' if verdict == YES else ''}₹{now:,.0f}, down from ₹{price:,.0f} ({pct}% off).")
-    verdict = NO if re.search(r"discount|sale|offer|\boff\b", q) else INFO
-    return Answer(verdict, f"{'No discount — ' if verdict == NO else ''}₹{now:,.0f}.")
+        if re.search(r"discount|sale|offer|\boff\b", q):
+            return said(YES, "price_sale", now=f"{now:,.0f}", was=f"{price:,.0f}", pct=str(pct))
+        return said(INFO, "price_down", now=f"{now:,.0f}", was=f"{price:,.0f}", pct=str(pct))
+    if re.search(r"discount|sale|offer|\boff\b", q):
+        return said(NO, "price_full", now=f"{now:,.0f}")
+    return said(INFO, "price", now=f"{now:,.0f}")
 
 
-def _who(q: str, p: dict) -> Answer | None:
+def _who(q: str, p: dict) -> Said | None:
     m = re.search(r"\bfor (men|women|boys|girls|kids|children|unisex|a man|a woman|him|her)\b|\bunisex\b", q)
     if not m or not p.get("gender"):
         return None
@@ -301,16 +373,16 @@ def _who(q: str, p: dict) -> Answer | None:
     asked = (m.group(1) or "unisex").replace("a man", "men").replace("a woman", "women").replace("him", "men")
     asked = asked.replace("her", "women").replace("children", "kids")
     ok = asked.rstrip("s") in gender.lower() or gender == "Unisex" or (asked == "kids" and gender in ("Boys", "Girls"))
-    return Answer(YES if ok else NO, f"{'Yes' if ok else 'No'} — it's listed for {gender}.")
+    return said(YES, "who_yes", gender=gender) if ok else said(NO, "who_no", gender=gender)
 
 
-def _brand(q: str, p: dict) -> Answer | None:
+def _brand(q: str, p: dict) -> Said | None:
     if not re.search(r"\bbrand\b|who makes|made by|manufacturer", q):
         return None
-    return Answer(INFO, f"It's by {p['brand']}.") if p.get("brand") else Answer(UNKNOWN, "The catalog doesn't name its brand.")
+    return said(INFO, "brand", brand=str(p["brand"])) if p.get("brand") else said(UNKNOWN, "brand_none")
 
 
-def _has(q: str, p: dict) -> Answer | None:
+def _has(q: str, p: dict) -> Said | None:
     """"Does it have pockets?", "is it stretchy?", "do they have laces?": the product's own lines about it."""
     if not re.match(r"(?:does|do|has|have|is|are|can|will)\b", q):
         return None
@@ -324,13 +396,14 @@ def _has(q: str, p: dict) -> Answer | None:
         closure = next((CLOSURES[stem(w)] for w in asked if stem(w) in CLOSURES), None)
         other = [ln for ln in text for c in CLOSURES.values() if c != closure and re.search(c, ln, re.I)] if closure else []
         if other:
-            return Answer(NO, f"No — the description says {quote(list(dict.fromkeys(other)), 2)}.")
-        return Answer(UNKNOWN, f"The catalog doesn't say ({' '.join(asked)} isn't mentioned for this product).")
-    negated = all(NEGATION.search(ln) for ln in found)
-    return Answer(NO if negated else YES, f"{'No' if negated else 'Yes'} — the description says {quote(found, 2)}.")
+            return said(NO, "has_other", found=quote(list(dict.fromkeys(other)), 2))
+        return said(UNKNOWN, "has_unsaid", asked=" ".join(asked))
+    if all(NEGATION.search(ln) for ln in found):
+        return said(NO, "has_no", found=quote(found, 2))
+    return said(YES, "has_yes", found=quote(found, 2))
 
 
-def _described(q: str, p: dict) -> Answer | None:
+def _described(q: str, p: dict) -> Said | None:
     """"How high is the heel?" and other open questions: the description's lines sharing the most words with it."""
     if not re.match(r"(?:what|how|which|where|tell me)\b", q):
         return None
@@ -340,10 +413,10 @@ def _described(q: str, p: dict) -> Answer | None:
     best = max((score for score, _, _ in scored), default=0)
     if not best:
         return None
-    return Answer(INFO, f"The description says {quote([ln for score, _, ln in scored if score == best], 2)}.")
+    return said(INFO, "described", found=quote([ln for score, _, ln in scored if score == best], 2))
 
 
-TOPICS: tuple[Callable[[str, dict], Answer | None], ...] = (_care, _dimensions, _size, _attribute, _colour, _material,
+TOPICS: tuple[Callable[[str, dict], Said | None], ...] = (_care, _dimensions, _size, _attribute, _colour, _material,
                                                             _price, _who, _brand)
 
 
@@ -371,12 +444,8 @@ def answer(question: str, product: dict) -> Answer:
     """The answer to a question about `product` (catalog fields: description, attributes, sizes, colours,
     price, gender …), from that product's own data only."""
     q = re.sub(r"\s+", " ", question.lower().replace("’", "'")).strip()
-    for topic in TOPICS:
-        found = topic(q, product)
-        if found is not None:
-            return found
-    return _has(q, product) or _described(q, product) or \
-        Answer(UNKNOWN, "The catalog doesn't say — its description doesn't cover that.")
+    found = next((s for s in (topic(q, product) for topic in TOPICS) if s is not None), None)
+    return word(found or _has(q, product) or _described(q, product) or said(UNKNOWN, "unsaid"))
 
 
 # ---------------------------------------------------------------------------------------------------
