@@ -1,13 +1,21 @@
 """Questions about one product ("is it machine washable?", "does it come in M?", "what is it made of?"),
 answered only from that product's own catalog data: its description, attributes, sizes, colours, price and
 facets. When none of them tells, the answer says so. Pure functions over a product dict (catalog fields);
-the chat (`assistant.chat`) decides which product a question is about."""
+the chat (`assistant.chat`) decides which product a question is about.
+
+English and Chinese: one question model reads English words, a Chinese question is first put in them
+("第二个有M码吗" → "is it size m", resources/questions_zh.json), and the answer is worded in the question's
+language (`WORDINGS`), quoting the catalog's own (English) words."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
+
+from .understanding import CJK, RESOURCES, translate, zh_terms
 
 YES, NO, UNKNOWN, INFO = "yes", "no", "unknown", "info"
 NEGATION = re.compile(r"\b(?:do not|don't|dont|not|never|no|without|avoid)\b", re.I)
@@ -108,6 +116,52 @@ WORDINGS: dict[str, dict[str, str]] = {
         "described": "The description says {found}.",
         "unsaid": "The catalog doesn't say — its description doesn't cover that.",
     },
+}
+
+
+WORDINGS["zh"] = {
+    "care_careful": "可以，但要小心——洗涤说明写着：{found}。",
+    "care_yes": "可以——洗涤说明写着：{found}。",
+    "care_no": "不可以——洗涤说明写着：{found}。",
+    "care_unsaid": "目录里没有写能不能{can}。它的洗涤说明：{found}。",
+    "care_unsaid_bare": "目录里没有写能不能{can}：没有洗涤说明。",
+    "care": "目录上的洗涤说明：{found}。",
+    "care_none": "目录里没有写这件的洗涤说明。",
+    "can.machine": "机洗", "can.hand": "手洗", "can.dry_clean": "干洗", "can.tumble": "烘干", "can.bleach": "漂白",
+    "can.iron": "熨烫",
+    "material_none": "目录里没有写它是什么材质。",
+    "material_yes": "是的——目录上写着：{found}。",
+    "material_no": "目录上没有这么写：{found}。",
+    "material": "目录上写着：{found}。",
+    "colour_none": "目录里没有写它的颜色。",
+    "colour_yes": "有——它是 {listed}。",
+    "colour_no": "没有——它是 {listed}，目录里没有列出别的颜色。",
+    "colour": "颜色：{listed}。",
+    "size_none": "目录里没有列出它的尺码。",
+    "sizes": "尺码：{sizes}。",
+    "size_yes": "有——有 {wanted}（尺码：{sizes}）。",
+    "size_one": "只有一个尺码（{free}）。",
+    "size_no": "没有——目录列出的尺码是 {sizes}。",
+    "attribute": "目录上写着：{facts}。",
+    "attribute_yes": "是的——目录上写着：{facts}。",
+    "attribute_no": "不是——目录上写着：{facts}。",
+    "measures": "尺寸：{found}。",
+    "measures_none": "目录里没有写它的尺寸。",
+    "price_none": "目录里没有写它的价格。",
+    "price_down": "现价 ₹{now}，原价 ₹{was}（优惠 {pct}%）。",
+    "price_sale": "有——现价 ₹{now}，原价 ₹{was}（优惠 {pct}%）。",
+    "price": "价格：₹{now}。",
+    "price_full": "没有折扣——₹{now}。",
+    "who_yes": "是的——目录上标注为 {gender}。",
+    "who_no": "不是——目录上标注为 {gender}。",
+    "brand": "品牌是 {brand}。",
+    "brand_none": "目录里没有写它的品牌。",
+    "has_other": "没有——描述里写的是：{found}。",
+    "has_unsaid": "目录里没有写——这件商品的描述没有提到这一点。",
+    "has_yes": "是的——描述里写着：{found}。",
+    "has_no": "没有——描述里写着：{found}。",
+    "described": "描述里写着：{found}。",
+    "unsaid": "目录里没有写——它的描述没有涉及这一点。",
 }
 
 
@@ -324,6 +378,7 @@ def _attribute(q: str, p: dict) -> Said | None:
     return said(NO, "attribute_no", facts="; ".join(facts))
 
 
+ATTRIBUTE_KEYS = tuple(dict.fromkeys(k for keys in ATTRIBUTE_WORDS.values() for k in keys))
 VALUE_WORDS = ("full", "half", "short", "long", "round", "v-neck", "high", "low", "mid", "flat", "slim", "regular",
                "printed", "solid", "striped", "checked", "casual", "formal", "party", "sports", "ethnic", "digital",
                "analog", "analogue", "quartz", "velcro", "laces", "lace-up", "slip-on", "zip", "loose", "relaxed", "skinny")
@@ -420,41 +475,108 @@ TOPICS: tuple[Callable[[str, dict], Said | None], ...] = (_care, _dimensions, _s
                                                             _price, _who, _brand)
 
 
-SINGULAR = re.compile(r"\b(?:it|its|it's|this|that)\b")  # one product ("they" may be the cards on screen, or a pair)
-POINTED = re.compile(r"\b(?:it|its|it's|this|that|they|them|these|those)\b|#\s*\d|\b(?:first|second|third|fourth|"
-                     r"fifth|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth|last|\d+(?:st|nd|rd|th))\b")
+# ---------------------------------------------------------------------------------------------------
+# what a message is: a question about a product, in English or Chinese
+# ---------------------------------------------------------------------------------------------------
+_ZH_ONE = r"它(?!们)|[这那](?:个|件|款|双|条|只|顶|副|块|套|枚|对|支)"
+# one product ("they" may be the cards on screen, or a pair)
+SINGULAR = re.compile(rf"\b(?:it|its|it's|this|that)\b|{_ZH_ONE}")
+
+
+@dataclass(frozen=True)
+class Reading:
+    """How a language marks a question about a product: it asks (a question), it points at a product (it,
+    this, #3, 第二个) and it does not ask for other products instead (cheaper, similar, 有没有蓝色的)."""
+
+    asks: re.Pattern[str]
+    points: re.Pattern[str]
+    others: re.Pattern[str]
+
+
+READINGS = {
+    "en": Reading(
+        asks=re.compile(r"\?\s*$|^(?:is|are|does|do|can|will|what|which|how|has|have|would|could|tell me)\b"),
+        points=re.compile(r"\b(?:it|its|it's|this|that|they|them|these|those)\b|#\s*\d|\b(?:first|second|third|"
+                          r"fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth|last|\d+(?:st|nd|rd|th))\b"),
+        others=re.compile(r"\b(?:show|find|more like|similar|other|others|cheaper|instead|something)\b")),
+    "zh": Reading(
+        asks=re.compile(r"[？?吗呢吧]\s*$|什么|啥|哪|多少|几|怎么|怎样|如何|多[大高长宽深重]|是不是|能不能|可不可以|"
+                        r"可以不|会不会|有没有"),
+        points=re.compile(rf"{_ZH_ONE}|它们|[这那]些|第\s*(?:[一二两三四五六七八九十]+|\d+)|最后一|#\s*\d"),
+        # "有没有蓝色的" (is there a blue one): like "do you have blue ones", a request for other products
+        others=re.compile(r"便宜|更贵|贵一?[点些]|别的|其他|其它|类似|相似|一样的|换一?[个件款双条]|推荐|看看|找|给我|"
+                          r"再来|有没有[^，。？?]*的[吗呢]?[？?]?\s*$")),
+}
+ZH_OPEN = re.compile(r"什么|啥|哪|多少|几|怎么|怎样|如何|多[大高长宽深重]")  # an open question, not a yes-no one
+ZH_POINTER = re.compile(rf"{_ZH_ONE}|它们|[这那]些|第\s*(?:[一二两三四五六七八九十]+|\d+)\s*[个件款双条只顶副块套]?|"
+                        r"最后一[个件款双条只]?|#\s*\d+")
+ZH_SIZE = re.compile(r"(?<![a-z\d.])((?:uk|eu|euro|us)\s*\d{1,2}(?:\.\d)?|\d{1,2}(?:\.\d)?(?=\s*[码号])|xxs|xs|s|m|l|xl|xxl|"
+                     r"xxxl|[2-5]xl)\s*[码号]?(?![a-z\d%.])")
+ZH_AGE = re.compile(r"(\d{1,2})\s*(个月|岁|周岁)")
+WHO = ("men", "women", "boys", "girls", "kids")
+
+
+def language(text: str) -> str:
+    return "zh" if CJK.search(text) else "en"
+
+
+@lru_cache(maxsize=1)
+def zh_question_terms() -> dict[str, str]:
+    """Chinese words of questions → the English words the topics read: resources/questions_zh.json, plus the
+    request lexicon's colours and who it's for ("蓝色" → blue, "女款" → for women)."""
+    terms = {zh: en for zh, en in zh_terms().items() if set(en.split()) <= COLOURS}
+    terms |= {zh: en if en == "unisex" else f"for {en}" for zh, en in zh_terms().items() if en in (*WHO, "unisex")}
+    own = json.loads((RESOURCES / "questions_zh.json").read_text(encoding="utf-8"))["terms"]
+    return terms | own
+
+
+def english(question: str) -> str:
+    """A question in the words the topics read: English as it is (lowercased); Chinese put in English words,
+    an open question as "what …", a yes-no one as "is it …" ("第二个有M码吗" → "is it size m", "它是什么材质的"
+    → "what material")."""
+    q = re.sub(r"\s+", " ", question.lower().replace("’", "'")).strip()
+    if language(q) != "zh":
+        return q
+    text = ZH_POINTER.sub(" ", q)
+    text = ZH_AGE.sub(lambda m: f" size {m.group(1)}{'m' if m.group(2) == '个月' else 'y'} ", text)
+    text = translate(ZH_SIZE.sub(r" size \1 ", text), zh_question_terms())
+    text = re.sub(r"[^\x00-\x7f₹]+", " ", text)  # what no entry turned into English words
+    return re.sub(r"\s+", " ", f"{'what' if ZH_OPEN.search(q) else 'is it'} {text}").strip()
 
 
 def about(question: str) -> bool:
-    """Whether a message asks about one product's details ("is #3 machine washable?", "what is it made of?")
-    rather than for other products ("do you have blue ones?", "show me something cheaper"): a question that
-    points at a product (it, this, #3, the second one) and asks about one of its details."""
+    """Whether a message asks about one product's details ("is #3 machine washable?", "what is it made of?",
+    "第三个可以机洗吗？") rather than for other products ("do you have blue ones?", "show me something cheaper",
+    "有没有便宜一点的"): a question that points at a product (it, this, #3, the second one, 这件, 第二个) and
+    asks about one of its details."""
     q = question.lower().strip()
-    if not (q.endswith("?") or re.match(r"(?:is|are|does|do|can|will|what|which|how|has|have|would|could|tell me)\b", q)):
+    reading = READINGS[language(q)]
+    if not reading.asks.search(q) or not reading.points.search(q) or reading.others.search(q):
         return False
-    if not POINTED.search(q) or re.search(r"\b(?:show|find|more like|similar|other|others|cheaper|instead|something)\b", q):
-        return False
-    probe = {"description": "", "attributes": {}, "sizes": ["M"], "colours": ["Blue"], "base_colour": "Blue",
-             "price": 1.0, "sale_price": 1.0, "gender": "Men", "brand": "B"}
+    q = english(question)
+    probe = {"description": "", "attributes": dict.fromkeys(ATTRIBUTE_KEYS, "-"), "sizes": ["M"], "colours": ["Blue"],
+             "base_colour": "Blue", "price": 1.0, "sale_price": 1.0, "gender": "Men", "brand": "B"}
     yes_no = re.match(r"(?:is|are|does|do|has|have|can|will)\b", q)
     return any(topic(q, probe) is not None for topic in TOPICS) or bool(yes_no)
 
 
 def answer(question: str, product: dict) -> Answer:
     """The answer to a question about `product` (catalog fields: description, attributes, sizes, colours,
-    price, gender …), from that product's own data only."""
-    q = re.sub(r"\s+", " ", question.lower().replace("’", "'")).strip()
+    price, gender …), from that product's own data only, in the question's language."""
+    q = english(question)
     found = next((s for s in (topic(q, product) for topic in TOPICS) if s is not None), None)
-    return word(found or _has(q, product) or _described(q, product) or said(UNKNOWN, "unsaid"))
+    return word(found or _has(q, product) or _described(q, product) or said(UNKNOWN, "unsaid"), language(question))
 
 
 # ---------------------------------------------------------------------------------------------------
 # the question set (eval/product-questions): {"product", "question", "expect", "contains"} per line
 # ---------------------------------------------------------------------------------------------------
 def correct(expected: dict, got: Answer) -> bool:
-    """Right when the verdict is the expected one and the answer quotes every expected fact."""
+    """Right when the verdict is the expected one, the answer quotes every expected fact and it is in the
+    question's language."""
     text = got.text.lower()
-    return got.verdict == expected["expect"] and all(c.lower() in text for c in expected.get("contains", ()))
+    return got.verdict == expected["expect"] and all(c.lower() in text for c in expected.get("contains", ())) \
+        and language(got.text) == language(expected["question"])
 
 
 def score(questions: Sequence[dict], products: dict[str, dict]) -> tuple[float, list[tuple[dict, Answer]]]:

@@ -13,10 +13,11 @@ from starlette.testclient import TestClient
 
 from assistant.catalog import read_catalog
 from assistant.config import DEMO_CATALOG
-from assistant.product_qa import NO, UNKNOWN, YES, about, answer, score
+from assistant.product_qa import NO, UNKNOWN, YES, about, answer, english, score
 from assistant.session import Session, discount, sort_cards
 from assistant.ui import Assistant, EngineLoader, compare_html, is_audio, product_page_html
 from assistant.ui.routes import shop_routes
+from assistant.understanding import CJK
 
 ROOT = Path(__file__).resolve().parent.parent
 QUESTIONS = ROOT / "eval" / "product-questions" / "questions.jsonl"
@@ -32,7 +33,8 @@ SHIRT = {"id": "1", "title": "Acme Men Blue Shirt", "brand": "Acme", "gender": "
 # ------------------------------------------------------------------------------------------------
 def test_the_question_set_is_answered_from_each_products_own_data() -> None:
     questions = [json.loads(line) for line in QUESTIONS.read_text().splitlines() if line.strip()]
-    assert len(questions) >= 90 and len({q["product"] for q in questions}) == 30
+    assert len(questions) >= 120 and len({q["product"] for q in questions}) == 30
+    assert sum(bool(CJK.search(q["question"])) for q in questions) >= 30  # English and Chinese
     assert {q["expect"] for q in questions} == {"yes", "no", "info", "unknown"}
     products = {p.id: p.to_row() for p in read_catalog(DEMO_CATALOG).products}
     accuracy, wrong = score(questions, products)
@@ -58,13 +60,37 @@ def test_answers_quote_the_product_and_say_when_the_catalog_does_not_tell() -> N
     assert answer("what sizes are there?", bare).verdict == UNKNOWN
 
 
+def test_chinese_questions_are_answered_in_chinese_quoting_the_catalog() -> None:
+    washable = answer("第三个可以机洗吗？", SHIRT)
+    assert washable.verdict == YES and washable.text.startswith("可以") and "Machine wash cold" in washable.text
+    assert answer("能漂白吗", SHIRT).verdict == NO
+    m, xl = answer("第二个有M码吗", SHIRT), answer("它有XL码吗", SHIRT)
+    assert m.verdict == YES and xl.verdict == NO and "S, M, L" in xl.text and xl.text.startswith("没有")
+    made = answer("它是什么材质的", SHIRT)
+    assert made.text.startswith("目录上写着：") and "cotton" in made.text.lower()
+    assert answer("这件是纯棉的吗", SHIRT).verdict == YES
+    assert answer("这件有白色吗", SHIRT).verdict == YES and answer("它是黑色的吗", SHIRT).verdict == NO
+    assert answer("这件是修身的吗", SHIRT).verdict == YES and answer("是不是宽松的", SHIRT).verdict == NO
+    assert answer("它是长袖吗", SHIRT).verdict == YES and answer("它有口袋吗", SHIRT).verdict == YES
+    assert answer("这件打折吗", SHIRT).verdict == YES and "₹800" in answer("这个多少钱", SHIRT).text
+    assert answer("它是男款吗", SHIRT).verdict == YES and "Acme" in answer("这件是什么牌子的", SHIRT).text
+    for unknown in ("它防水吗", "这件能烘干吗"):
+        got = answer(unknown, SHIRT)
+        assert got.verdict == UNKNOWN and got.text.startswith("目录里没有写"), got
+    assert answer("它是什么材质的", {"id": "2", "description": ""}).text == "目录里没有写它是什么材质。"
+    assert english("第二个有M码吗") == "is it size m" and english("它是什么材质的") == "what material"
+
+
 def test_questions_are_told_from_requests_for_other_products() -> None:
     for q in ("is #3 machine washable?", "does the second one come in M?", "what is it made of?",
-              "does it have pockets?", "is it for women?"):
+              "does it have pockets?", "is it for women?", "how high is its heel?",
+              "第三个可以机洗吗？", "第二个有M码吗", "它是什么材质的", "#3 可以机洗吗", "这双鞋跟多高", "这件有白色吗"):
         assert about(q), q
     for q in ("more like the second one", "not the third one", "cheaper", "in blue", "show me red dresses",
               "do you have something in blue?", "blue jeans for men", "any other colours like this?",
-              "do you have blue ones", "are there any in size M?"):
+              "do you have blue ones", "are there any in size M?",
+              "这件有没有蓝色的", "有没有便宜一点的", "这件能便宜些吗", "和第二个类似的", "不要第三个", "蓝色的连衣裙",
+              "有没有M码的"):
         assert not about(q), q
 
 
@@ -101,6 +127,23 @@ def test_a_question_about_a_card_is_answered_from_its_own_data(assistant: Assist
     assert not opened.text and opened.session.focus == searched.shown[4]["id"]
     assert assistant.message(opened.session, "what sizes does it come in?").text.startswith("#5 ")
     assert "Which one?" in assistant.message(Session(shown=searched.shown), "what is it made of?").text
+
+
+def test_a_chinese_question_is_answered_in_chinese_and_a_chinese_refinement_still_refines(
+        assistant: Assistant, searched: Session) -> None:
+    third = searched.shown[2]
+    reply = assistant.message(searched, "第三个可以机洗吗？")
+    assert reply.ok and not reply.changed and reply.session.shown == searched.shown
+    said = answer("第三个可以机洗吗？", assistant.engine.details(third["id"]))
+    assert reply.text == f"#3 “{third['title']}”: {said.text}" and CJK.search(said.text)
+    made = assistant.message(reply.session, "它是什么材质的")  # 它: the product asked about
+    assert made.text.startswith(f"#3 “{third['title']}”: ") and not made.changed and CJK.search(made.text)
+    assert "请说它的编号" in assistant.message(Session(shown=searched.shown), "它是什么材质的").text
+    cheaper = assistant.message(made.session, "有没有便宜一点的")  # about the cards as a group: a refinement
+    assert cheaper.changed and cheaper.session.constraints.max_price is not None, cheaper.text
+    assert cheaper.text.startswith(("更便宜的", "这些已经是最便宜的")), cheaper.text
+    blue = assistant.message(made.session, "这件有没有蓝色的")  # another product in blue, not a question about #3
+    assert blue.changed and any("Blue" in c for c in blue.session.constraints.colour), blue.text
 
 
 def test_sort_orders_the_page_and_stays(assistant: Assistant, searched: Session) -> None:
