@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from .config import REPO
 from .understanding import CJK, RESOURCES, translate, zh_terms
 
 YES, NO, UNKNOWN, INFO = "yes", "no", "unknown", "info"
@@ -569,8 +570,10 @@ def answer(question: str, product: dict) -> Answer:
 
 
 # ---------------------------------------------------------------------------------------------------
-# the question set (eval/product-questions): {"product", "question", "expect", "contains"} per line
+# the question sets: {"product", "question", "expect", "contains"} per line
 # ---------------------------------------------------------------------------------------------------
+QUESTION_SETS = (REPO / "eval" / "product-questions" / "questions.jsonl",  # dev: misses fixed on it
+                 REPO / "eval" / "product-questions-heldout" / "questions.jsonl")  # held out: other products
 def correct(expected: dict, got: Answer) -> bool:
     """Right when the verdict is the expected one, the answer quotes every expected fact and it is in the
     question's language."""
