@@ -35,17 +35,23 @@ SIZE_TOKEN = re.compile(r"\b(?:size\s+)?((?:(?:uk|eu|euro|us)\s*)?(?:xxs|xs|s|m|
                         r"\d{1,2}(?:\.\d)?(?:\s*(?:m|yrs|years|y))?))(?![\w.])", re.I)
 DIMENSION = re.compile(r"\b(?:height|width|depth|length|diameter|thickness|size)\b.{0,20}\d|\d\s*(?:cm|mm|inch|\")", re.I)
 ALIKE = {"stretch": r"stretch|spandex|elastane|lycra", "waterproof": r"waterproof|water[- ]resist",
-         "water": r"waterproof|water[- ]resist", "polaris": r"polari[sz]", "pocket": r"pocket"}
+         "water": r"waterproof|water[- ]resist", "polaris": r"polari[sz]", "pocket": r"pocket", "buckl": r"buckle|clasp"}
+CARRY = re.compile(r"\b(?:fits?|go|goes)\b(?=\s+(?:in|into|inside)\b)|\b(?:holds?|carry|store|takes?)\b")  # will X fit in it
+# the question's form, not what it is about ("how high is the heel?", "what kind of buckle …")
+FORM_WORDS = frozenset(["high", "long", "big", "large", "wide", "tall", "deep", "kind", "type", "sort"])
 CLOSURES = {"lac": r"\blac(?:e|es|ing|ed)\b|lace-up", "velcro": r"velcro", "zip": r"\bzip", "buckle": r"buckle",
             "button": r"\bbutton", "slip-on": r"slip-on", "stud": r"press stud", "hook": r"\bhook"}
-CARE = re.compile(r"wash|iron|bleach|dry clean|tumble|dry in shade|dry flat|line dry|drip dry|wring|soak|wipe|"
+CARE = re.compile(r"wash|\biron|bleach|dry clean|tumble|dry in shade|dry flat|line dry|drip dry|wring|soak|wipe|"
                   r"detergent|dry inside|flat dry|dryclean", re.I)
 _MATERIALS_WORDS = """cotton polyester leather wool woollen silk linen denim synthetic nylon rubber canvas suede viscose
 rayon spandex lycra elastane acrylic jute mesh metal steel stainless plastic fleece satin chiffon georgette crepe
 velvet tpr eva pu phylon knit jersey modal khadi brass alloy glass"""
 MATERIALS = frozenset(_MATERIALS_WORDS.split())
+FAKE = re.compile(r"\b(?:synthetic|faux|imitation|artificial|pu|vegan|fake|man-made)[\s-]+$")  # not the real thing
 HEADINGS = re.compile(r"^(?:wash ?care|care|shoe care|sandal care|care instructions|composition|fitting|fit|material|"
-                      r"upper|midsole|outsole|model statistics|features|warranty|dimensions)\s*:?$", re.I)
+                      r"upper|midsole|outsole|model statistics|features|warranty|dimensions|length|measurements?)\s*:?$",
+                      re.I)
+MEASURE_HEADS = ("dimensions", "length", "measurement", "measurements")
 
 
 @dataclass(frozen=True)
@@ -82,7 +88,7 @@ WORDINGS: dict[str, dict[str, str]] = {
         "care": "Care: {found}.",
         "care_none": "The catalog doesn't give care instructions for this one.",
         "can.machine": "machine washed", "can.hand": "hand washed", "can.dry_clean": "dry cleaned",
-        "can.tumble": "tumble dried", "can.bleach": "bleached", "can.iron": "ironed",
+        "can.tumble": "tumble dried", "can.bleach": "bleached", "can.iron": "ironed", "can.wash": "washed",
         "material_none": "The catalog doesn't say what it is made of.",
         "material_yes": "Yes — {found}.",
         "material_no": "Not as far as the catalog says: {found}.",
@@ -129,7 +135,7 @@ WORDINGS["zh"] = {
     "care": "目录上的洗涤说明：{found}。",
     "care_none": "目录里没有写这件的洗涤说明。",
     "can.machine": "机洗", "can.hand": "手洗", "can.dry_clean": "干洗", "can.tumble": "烘干", "can.bleach": "漂白",
-    "can.iron": "熨烫",
+    "can.iron": "熨烫", "can.wash": "水洗",
     "material_none": "目录里没有写它是什么材质。",
     "material_yes": "是的——目录上写着：{found}。",
     "material_no": "目录上没有这么写：{found}。",
@@ -240,12 +246,14 @@ def _care(q: str, p: dict) -> Said | None:
         return None
     care = care_lines(p)
     checks: list[tuple[str, str, str]] = [  # (asked, what the label says, what: a `can.` wording)
-        (r"machine[- ]?wash|washing machine|put it in the wash", r"ma[cs]hine[- ]?wash", "machine"),
+        (r"machine[- ]?wash|washing machine|put it in the wash", r"ma[cs]hine(?:[- ]?|\s*(?:/|or)\s*hand[- ]?)wash",
+         "machine"),
         (r"hand[- ]?wash", r"hand[- ]?wash", "hand"),
         (r"dry[- ]?clean", r"dry[- ]?clean", "dry_clean"),
         (r"tumble|dryer", r"tumble", "tumble"),
         (r"bleach", r"bleach", "bleach"),
         (r"\biron", r"\biron", "iron"),
+        (r"^(?:is|are|can|could|may|should|will|do|does)\b.*\bwash", r"\bwash", "wash"),  # washed at all
     ]
     for asked, label, what in checks:
         if not re.search(asked, q):
@@ -272,16 +280,28 @@ def _care(q: str, p: dict) -> Said | None:
     return said(UNKNOWN, "care_none")
 
 
+def part_lines(q: str, p: dict) -> list[str]:
+    """"What is the sole made of?", "is the strap leather?": the lines and attributes naming both the part asked
+    about and a material ("TPR outsole with …", "Leather straps with a tang clasp")."""
+    parts = [stem(w) for w in words(q) if w not in STOP and w not in MATERIALS and len(w) > 2
+             and not re.search(r"\d|^(?:made|material|fabric|composition|real|genuine|pure|kind|type)$", w)]
+    if not parts:
+        return []
+    text = [ln for ln in lines(p) if not HEADINGS.match(ln)] + [f"{k}: {v}" for k, v in attributes(p).items()]
+    return [ln for ln in text if any(part in ln.lower() for part in parts) and set(words(ln)) & MATERIALS]
+
+
 def _material(q: str, p: dict) -> Said | None:
     named = [m for m in MATERIALS if re.search(rf"\b{m}\b", q)]
     if not (named or re.search(r"made (?:of|from|out of)|material|fabric|composition|what.{0,12}\bmade\b", q)):
         return None
-    found = material_lines(p)
+    found = part_lines(q, p) or material_lines(p)
     if not found:
         return said(UNKNOWN, "material_none")
     if named:
         text = " ".join(found).lower()
-        hit = [m for m in named if re.search(rf"\b{m}", text)]
+        hit = [m for m in named if any(not FAKE.search(text[: h.start()]) and not h.group(0).endswith("ette")
+                                       for h in re.finditer(rf"\b{m}\w*", text))]
         if hit:
             return said(YES, "material_yes", found=quote(found))
         return said(NO, "material_no", found=quote(found))
@@ -356,8 +376,9 @@ ATTRIBUTE_WORDS = {  # question word → attribute keys that answer it
 
 
 def _attribute(q: str, p: dict) -> Said | None:
-    """A question naming one of the product's own attributes ("how high is the heel?", "is it slim fit?")."""
-    attrs = {k.lower(): (k, v) for k, v in attributes(p).items()}
+    """A question naming one of the product's own attributes ("how high is the heel?", "is it slim fit?"). What it
+    is made of and how to care for it are the material and care topics' (they read the description too)."""
+    attrs = {k.lower(): (k, v) for k, v in attributes(p).items() if not OWN_TOPIC.search(k)}
     ws = words(q)
     keys = [k for w in ws for k in ATTRIBUTE_WORDS.get(w, ()) if k in attrs]
     keys += [k for k in attrs if k not in keys and len(k) > 3 and re.search(rf"\b{re.escape(k)}\b", q)]
@@ -372,13 +393,23 @@ def _attribute(q: str, p: dict) -> Said | None:
     vocabulary = {w for _, v in attrs.values() for w in words(v)} | set(ATTRIBUTE_WORDS) | set(VALUE_WORDS)
     content = [w for w in ws if w not in STOP and w not in key_words and len(w) > 2 and w in vocabulary
                and (w not in ATTRIBUTE_WORDS or w in VALUE_WORDS)]
-    if not content:  # a yes-no question the attribute's values cannot settle ("are the lenses polarised?")
-        return None
+    if not content:  # "is it see-through?": settled by whether the value denies it (Opaque, No, Non-…); else
+        asked = [PROPERTIES[w] for w in ws if PROPERTIES.get(w) in attrs]  # ("are the lenses polarised?") not here
+        if not asked:
+            return None
+        key, value = attrs[asked[0]]
+        return said(NO, "attribute_no", facts=f"{key}: {value}") if DENIES.search(value) else \
+            said(YES, "attribute_yes", facts=f"{key}: {value}")
     if all(re.search(rf"\b{re.escape(stem(w))}", values) for w in content):
         return said(YES, "attribute_yes", facts="; ".join(facts))
     return said(NO, "attribute_no", facts="; ".join(facts))
 
 
+# words naming a property an attribute is, yes or no (its value says which: "Opaque", "Water Resistant", "No")
+PROPERTIES = {"see-through": "transparency", "transparent": "transparency", "sheer": "transparency",
+              "waterproof": "water resistance", "resistant": "water resistance", "stretch": "stretch"}
+DENIES = re.compile(r"^(?:no|non|not|opaque)\b|\w+less\b", re.I)
+OWN_TOPIC = re.compile(r"^(?:fabric|material|composition|wash care)$", re.I)  # attributes another topic answers
 ATTRIBUTE_KEYS = tuple(dict.fromkeys(k for keys in ATTRIBUTE_WORDS.values() for k in keys))
 VALUE_WORDS = ("full", "half", "short", "long", "round", "v-neck", "high", "low", "mid", "flat", "slim", "regular",
                "printed", "solid", "striped", "checked", "casual", "formal", "party", "sports", "ethnic", "digital",
@@ -394,9 +425,14 @@ def stem(word: str) -> str:
 
 
 def _dimensions(q: str, p: dict) -> Said | None:
+    """"How big is it?": its measurements (lines giving sizes in numbers, and the sections headed so). "How long
+    are the sleeves?" or "how long is the warranty?" ask about a detail: other topics answer them."""
     if not re.search(r"how (?:big|large|tall|wide|long|deep)|dimensions?|measurements?|\bcase diameter", q):
         return None
-    found = [ln for ln in lines(p) if DIMENSION.search(ln) and not re.search(r"model|height-|waist-", ln, re.I)]
+    if any(w in ATTRIBUTE_WORDS for w in words(q) if w not in ("long", "short", "length")):
+        return None
+    found = [ln for head, body in sections(p).items() if head != "model statistics" for ln in body
+             if head in MEASURE_HEADS or (DIMENSION.search(ln) and not re.search(r"model|height-|waist-", ln, re.I))]
     if found:
         return said(INFO, "measures", found=quote(found, 4))
     return said(UNKNOWN, "measures_none")
@@ -438,23 +474,29 @@ def _brand(q: str, p: dict) -> Said | None:
     return said(INFO, "brand", brand=str(p["brand"])) if p.get("brand") else said(UNKNOWN, "brand_none")
 
 
+def like(word: str) -> str:
+    """A pattern finding a question's word in the catalog's lines, its kin ("stretchy" → spandex) included."""
+    return ALIKE.get(stem(word)) or ALIKE.get(word) or rf"\b{re.escape(stem(word))}"
+
+
 def _has(q: str, p: dict) -> Said | None:
     """"Does it have pockets?", "is it stretchy?", "do they have laces?": the product's own lines about it."""
     if not re.match(r"(?:does|do|has|have|is|are|can|will)\b", q):
         return None
-    asked = [w for w in words(q) if w not in STOP and len(w) > 2]
+    asked = [w for w in words(CARRY.sub(" ", q)) if w not in STOP and len(w) > 2]
     if not asked:
         return None
-    patterns = [ALIKE.get(stem(w)) or ALIKE.get(w) or rf"\b{re.escape(stem(w))}" for w in asked]
+    patterns = [like(w) for w in asked]
     text = [ln for ln in lines(p) if not HEADINGS.match(ln)] + [f"{k}: {v}" for k, v in attributes(p).items()]
     found = [ln for ln in text if all(re.search(pat, ln, re.I) for pat in patterns)]
     if not found:
-        closure = next((CLOSURES[stem(w)] for w in asked if stem(w) in CLOSURES), None)
+        closure = next((c for w in asked for c in CLOSURES.values() if re.search(c, w)), None)
         other = [ln for ln in text for c in CLOSURES.values() if c != closure and re.search(c, ln, re.I)] if closure else []
         if other:
             return said(NO, "has_other", found=quote(list(dict.fromkeys(other)), 2))
         return said(UNKNOWN, "has_unsaid", asked=" ".join(asked))
-    if all(NEGATION.search(ln) for ln in found):
+    lacking = [rf"\b{re.escape(stem(w))}\w*less\b" for w in asked]  # "sleeveless" answers "does it have sleeves?"
+    if all(NEGATION.search(ln) or any(re.search(pat, ln, re.I) for pat in lacking) for ln in found):
         return said(NO, "has_no", found=quote(found, 2))
     return said(YES, "has_yes", found=quote(found, 2))
 
@@ -463,8 +505,8 @@ def _described(q: str, p: dict) -> Said | None:
     """"How high is the heel?" and other open questions: the description's lines sharing the most words with it."""
     if not re.match(r"(?:what|how|which|where|tell me)\b", q):
         return None
-    stems = {stem(w) for w in words(q) if w not in STOP and len(w) > 2}
-    scored = [(sum(bool(re.search(rf"\b{re.escape(s)}", ln, re.I)) for s in stems), n, ln)
+    asked = {like(w) for w in words(q) if w not in STOP and w not in FORM_WORDS and len(w) > 2}
+    scored = [(sum(bool(re.search(pat, ln, re.I)) for pat in asked), n, ln)
               for n, ln in enumerate(ln for ln in lines(p) if not HEADINGS.match(ln))]
     best = max((score for score, _, _ in scored), default=0)
     if not best:
