@@ -235,7 +235,7 @@ def norm_size(value: str) -> str:
     """"UK 8" → "8", "size m" → "M", "2 yrs" → "2YRS": sizes compared the way a shopper means them."""
     v = re.sub(r"\s+", "", value.upper())
     v = re.sub(r"^(?:SIZE|UK|EU|EURO|US|IND|IN)(?=\d)", "", v)
-    return v.replace("YEARS", "YRS").replace("Y", "YRS") if re.fullmatch(r"\d+Y(?:EARS)?", v) else v
+    return re.sub(r"Y(?:EARS)?$", "YRS", v) if re.fullmatch(r"\d+Y(?:EARS)?", v) else v
 
 
 # ---------------------------------------------------------------------------------------------------

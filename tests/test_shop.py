@@ -82,6 +82,7 @@ def test_answers_read_the_catalog_as_a_shopper_means_it() -> None:
     assert answer("are the straps real leather?", vest).verdict == NO
     assert "Freesize" in answer("how long is it?", vest).text
     assert answer("how high are the heels on this pair?", vest).verdict == UNKNOWN
+    assert answer("does it come in 4 years?", {"id": "4", "sizes": ["2Y", "4Y"]}).verdict == YES
 
 
 def test_chinese_questions_are_answered_in_chinese_quoting_the_catalog() -> None:
