@@ -225,6 +225,8 @@ def test_product_page_and_comparison_markup() -> None:
     table = compare_html([SHIRT, other])
     for part in ("Compare 2 products", "Slim Fit", "Regular Fit", "Round Neck", "S, M, L", "Sizes", "Colour", "Price"):
         assert part in table, part
+    assert 'style="--sa-n:2"' in table  # a phone lays the values out in as many columns
+    assert ">NA<" not in compare_html([{**SHIRT, "base_colour": "NA", "colours": []}, other])  # the catalog's blank
     assert "Pick 2 to 4" in compare_html([SHIRT]) and "Pick 2 to 4" in compare_html([SHIRT] * 5)
 
 
