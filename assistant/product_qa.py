@@ -583,7 +583,7 @@ def english(question: str) -> str:
     text = ZH_POINTER.sub(" ", q)
     text = ZH_AGE.sub(lambda m: f" size {m.group(1)}{'m' if m.group(2) == '个月' else 'y'} ", text)
     text = translate(ZH_SIZE.sub(r" size \1 ", text), zh_question_terms())
-    text = re.sub(r"[^\x00-\x7f₹]+", " ", text)  # what no entry turned into English words
+    text = re.sub(r"[^\x00-\x7f₹]+", " ", text)  # characters no entry turned into English words: dropped
     return re.sub(r"\s+", " ", f"{'what' if ZH_OPEN.search(q) else 'is it'} {text}").strip()
 
 
