@@ -56,7 +56,8 @@ eval: deps
 	$(BIN)/python -m assistant eval --queries $(DEV_QUERIES) --catalog $(CATALOG_DIR)
 	$(MAKE) --no-print-directory eval-dialogues
 
-# Questions about products (eval/product-questions), answered from each product's own catalog data.
+# Questions about products, English and Chinese, answered from each product's own catalog data: the dev set
+# (eval/product-questions) and the held-out one (eval/product-questions-heldout, other products), each scored.
 eval-qa: deps
 	$(BIN)/python -m assistant product-qa
 

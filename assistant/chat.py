@@ -482,16 +482,17 @@ class Assistant:
         return self._reply(candidate, f"More in the style of “{target['title']}”: {what}.", result)
 
     def question(self, session: Session, text: str, user: str = "") -> Reply:
-        """A question about one product ("is #3 machine washable?", "what is it made of?"), answered from that
-        product's own description, attributes and sizes. "It" is the product whose page is open (or the one
-        last asked about); the cards on screen stay as they are."""
+        """A question about one product ("is #3 machine washable?", "what is it made of?", "第三个可以机洗吗？"),
+        answered in its language from that product's own description, attributes and sizes. "It" is the product
+        whose page is open (or the one last asked about); the cards on screen stay as they are."""
         n = ordinal(text)
         target = resolve(session, n) if n is not None else None
         pid = target["id"] if target else session.focus
         details = self.engine.details(pid) if pid else None
         if details is None:
-            return Reply(session, "Which one? Say its number, e.g. “is #2 machine washable?”, or open it and ask.",
-                         user=user, ok=False)
+            which = ("哪一件？请说它的编号，比如“第二个可以机洗吗？”，或者打开它再问。" if product_qa.language(text) == "zh" else
+                     "Which one? Say its number, e.g. “is #2 machine washable?”, or open it and ask.")
+            return Reply(session, which, user=user, ok=False)
         s = session.copy()
         s.focus = pid
         said = product_qa.answer(text, details)

@@ -205,10 +205,13 @@ def _starts(tokens: list[str], i: int, phrases: list[tuple[str, ...]]) -> int:
     return next((len(p) for p in phrases if tuple(tokens[i:i + len(p)]) == p), 0)
 
 
-def _translate_zh(text: str) -> str:
-    """Longest-match Chinese → English words; characters with no entry are kept as they are."""
-    _, zh = _lexicons()
-    terms = zh["terms"]
+def zh_terms() -> dict[str, str]:
+    """The request lexicon: Chinese shopping words → English words (brands, colours, who it's for, kinds …)."""
+    return _lexicons()[1]["terms"]
+
+
+def translate(text: str, terms: dict[str, str]) -> str:
+    """Longest-match Chinese → English words of `terms`; characters with no entry are kept as they are."""
     longest = max(len(k) for k in terms)
     out, i = [], 0
     while i < len(text):
@@ -257,7 +260,7 @@ def understand(query: str, vocab: Vocabulary) -> Understanding:
     text = zh_numerals(raw) if language == "zh" else en_numerals(raw)
     lo, hi, text = parse_price(text)
     if language == "zh":
-        text = _translate_zh(text)
+        text = translate(text, zh_terms())
     tokens = _norm(text).split()
     facets: dict[str, list[str]] = {}
     excluded: dict[str, list[str]] = {}

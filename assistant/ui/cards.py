@@ -104,8 +104,8 @@ def render_cards(products: Sequence[dict], heading: str = "", likes: Sequence[st
 
 
 def colours(p: dict) -> str:
-    """"Navy Blue / Yellow": its colour and any others the catalog lists."""
-    return " / ".join(c for c in dict.fromkeys([p.get("base_colour", ""), *(p.get("colours") or [])]) if c)
+    """"Navy Blue / Yellow": its colour and any others the catalog lists ("NA", the catalog's blank, left out)."""
+    return " / ".join(c for c in dict.fromkeys([p.get("base_colour", ""), *(p.get("colours") or [])]) if c and c != "NA")
 
 
 def _description_html(text: str) -> str:
@@ -153,7 +153,9 @@ def product_page_html(p: dict) -> str:
 
 
 def compare_html(products: Sequence[dict]) -> str:
-    """2–4 products side by side: photo, title, price, colour, sizes and every attribute any of them has."""
+    """2–4 products side by side: photo, title, price, colour, sizes and every attribute any of them has. On a
+    phone each row becomes a block: its label across the screen, the products' values beneath it in as many
+    narrow columns (`--sa-n`), so nothing is wider than the screen."""
     if not 2 <= len(products) <= 4:
         return '<div class="sa-page"><button class="sa-close" data-close aria-label="Close">✕</button>' \
                '<p class="sa-note">Pick 2 to 4 products of your shortlist to compare.</p></div>'
@@ -166,14 +168,15 @@ def compare_html(products: Sequence[dict]) -> str:
                     for p in products])
     body += row("Product", [f'<b>{e(p.get("brand") or "")}</b><br>{e(p.get("title", ""))}' for p in products])
     body += row("Price", [_price_html(p) for p in products])
-    body += row("Colour", [e(colours(p)) for p in products])
+    body += row("Colour", [e(colours(p) or "—") for p in products])
     body += row("Sizes", [e(", ".join(map(str, p.get("sizes") or ())) or "—") for p in products])
     for k in keys:
         body += row(k, [e(str((p.get("attributes") or {}).get(k) or "—")) for p in products])
     return ('<div class="sa-page sa-compare" role="dialog" aria-label="Compare">'
             '<button class="sa-close" data-close aria-label="Close">✕</button>'
             f'<h2 class="sa-page-title">Compare {len(products)} products</h2>'
-            f'<div class="sa-compare-wrap"><table class="sa-facts sa-compare-table">{body}</table></div></div>')
+            f'<div class="sa-compare-wrap"><table class="sa-facts sa-compare-table" style="--sa-n:{len(products)}">'
+            f'{body}</table></div></div>')
 
 
 def chip_choices(c: Constraints) -> tuple[list[tuple[str, str]], list[str]]:

@@ -98,6 +98,7 @@ def fit(loader: EngineLoader, shopper: Shopper | None, pid: str) -> str:
 # ---------------------------------------------------------------------------------------------------
 STATIC = Path(__file__).resolve().parent / "static"
 CSS = (STATIC / "shop.css").read_text(encoding="utf-8")
+OVERLAY_CSS = (STATIC / "overlay.css").read_text(encoding="utf-8")  # in the page head: gradio would drop its @media
 
 CLICK_JS = """
 element.addEventListener('click', (ev) => {
@@ -350,6 +351,7 @@ def launch_options(loader: EngineLoader) -> dict[str, Any]:
     host = "0.0.0.0" if os.environ.get("SPACE_ID") else "127.0.0.1"
     return {"server_name": os.environ.get("GRADIO_SERVER_NAME") or host,
             "server_port": int(os.environ.get("GRADIO_SERVER_PORT") or 7860),
-            "theme": gr.themes.Soft(primary_hue="rose", neutral_hue="stone"), "css": CSS, "show_error": True,
+            "theme": gr.themes.Soft(primary_hue="rose", neutral_hue="stone"), "css": CSS,
+            "head": f"<style>{OVERLAY_CSS}</style>", "show_error": True,
             "footer_links": ["api"], "run_history": False,  # privacy: no record of shoppers' requests
             "app_kwargs": {"routes": shop_routes(loader)}, "ssr_mode": False}
