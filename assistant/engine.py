@@ -295,6 +295,8 @@ class Engine:
                       like_ids: tuple[str, ...], dislike_ids: tuple[str, ...]) -> SearchResult:
         notes: list[str] = []
         reading = self.read_photo(photo)
+        if reading.whole is not None and self._close(self.index.query(reading.whole, 1, photos=True)):
+            reading = reading.as_it_is()  # a catalog photo the item finder cut short
         feats = reading.query
         hard = self._hard_filters(u, filters)
         pool = max(self.settings.candidate_pool // 3, k * 2)

@@ -320,6 +320,13 @@ class PhotoReading:
     probabilities: dict[str, dict[str, float]]
     item_found: bool
     tuned: bool = False  # the query went through the tuned tail
+    whole: np.ndarray | None = None  # the photo as it is, through the shipped encoder (when the query is not it)
+
+    def as_it_is(self) -> PhotoReading:
+        """The reading searched with the photo as it is: a catalog photo whose item touches the frame (a model's
+        arms and legs cut by the edges) is not told from a busy background by the item finder, but the photo as
+        it is finds its product at once."""
+        return self if self.whole is None else replace(self, query=self.whole, tuned=False, whole=None)
 
     def likely(self, facet: str, mass: float, most: int) -> tuple[str, ...]:
         """The fewest values of a facet the heads give at least `mass` probability together, most likely first;
@@ -380,8 +387,9 @@ def read_photo(image: Image.Image, encoder: ImageEncoder, heads: PhotoHeads | No
     x = photo_input(seen, whole, _middle_colours(image) if item is None else item.colours, item is not None)
     if not use_tail:
         query = normalise(whole + (feats[2] if white is not None else 0) if light else seen)
+    as_it_is = normalise(whole) if item is not None and not light else None
     if heads is None:
-        return PhotoReading(query, {}, item is not None, use_tail)
+        return PhotoReading(query, {}, item is not None, use_tail, as_it_is)
     probs = heads.probabilities(x[None])
     return PhotoReading(query, {f: dict(zip(heads.card.vocab[f], map(float, p[0]), strict=True))
-                                for f, p in probs.items()}, item is not None, use_tail)
+                                for f, p in probs.items()}, item is not None, use_tail, as_it_is)
