@@ -169,8 +169,10 @@ def test_a_catalog_photo_whose_item_touches_the_frame_still_finds_its_product(en
         tight = Image.fromarray(rgb[ys.min():ys.max() + 1, xs.min():xs.max() + 1])
         if engine.read_photo(tight).whole is not None:  # the item finder cut it as if on a busy background
             cut_short.append((pid, tight))
+            if len(cut_short) == 4:
+                break
     assert len(cut_short) >= 3
-    for pid, tight in cut_short[:6]:
+    for pid, tight in cut_short:
         result = engine.search(image=tight, top_k=5)
         assert result.ids[0] == pid and result.photo_facets, (pid, result.ids)
 
