@@ -85,6 +85,7 @@ class Settings:
     photo_kind_confidence: float = 0.3  # ... its type and who it is for from this one (dev: right 0.86-0.89 when said)
     # the query tail: the image encoder's last block tuned on shopper-style views (`photo.QueryTail`); 0 views: none
     photo_query_views: int = 1  # per catalog `train` product
+    photo_query_blocks: int = 1  # the encoder's last blocks tuned, with its head convolution
     photo_query_epochs: int = 4  # held-out views' top-1 peaks at 4-5 with one view each (0.19 -> 0.35)
     photo_query_temperature: float = 0.05
     photo_query_lr: float = 1e-4

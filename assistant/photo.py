@@ -273,6 +273,7 @@ class QueryCard:
 
     image_encoder: str
     views: int = 0
+    blocks: int = 1  # the encoder's last blocks tuned (with its head convolution)
     seed: int = 0
     temperature: float = 0.05
     claim_similarity: float = 1.0  # a tuned query this close to a catalog photo may call it the very product
@@ -288,7 +289,7 @@ class QueryTail(nn.Module):
     def __init__(self, card: QueryCard, encoder: TunableImageEncoder) -> None:
         super().__init__()
         self.card = card
-        self.tail = encoder.tail()  # starts as shipped
+        self.tail = encoder.tail(card.blocks)  # starts as shipped
 
     def forward(self, activations: torch.Tensor) -> torch.Tensor:
         return self.tail(activations)
@@ -379,8 +380,8 @@ def read_photo(image: Image.Image, encoder: ImageEncoder, heads: PhotoHeads | No
     views = [image] + ([item.view] if item is not None else []) + ([white] if white is not None else [])
     use_tail = tuned is not None and item is not None and not light and isinstance(encoder, TunableImageEncoder)
     if use_tail:
-        activations = encoder.trunk(views)  # one batch; the shipped and the tuned tail both read it
-        feats, query = encoder.finish(activations), tuned.encode(activations[1:2])[0]
+        activations = encoder.trunk(views, tuned.card.blocks)  # one batch; the shipped and tuned tails both read it
+        feats, query = encoder.finish(activations, tuned.card.blocks), tuned.encode(activations[1:2])[0]
     else:
         feats = encoder.encode_image(views)  # one batch
     whole, seen = feats[0], feats[1] if item is not None else feats[0]

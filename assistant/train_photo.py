@@ -40,6 +40,7 @@ from .photo import (
 )
 
 log = logging.getLogger(__name__)
+QUERY_SEED_STREAM = 1  # the query tail's random stream beside the heads' (numpy SeedSequence([seed, this]))
 
 
 @dataclass
@@ -174,8 +175,9 @@ def _items(images: list[Image.Image]) -> list[Image.Image]:
     return [image if item is None else item.view for image, item in zip(images, items, strict=True)]
 
 
-def _trunk(encoder: TunableImageEncoder, images: list[Image.Image], batch: int = 16) -> torch.Tensor:
-    out = [encoder.trunk(_items(images[s:s + batch])).numpy().astype(np.float16) for s in range(0, len(images), batch)]
+def _trunk(encoder: TunableImageEncoder, images: list[Image.Image], blocks: int, batch: int = 16) -> torch.Tensor:
+    out = [encoder.trunk(_items(images[s:s + batch]), blocks).numpy().astype(np.float16)
+           for s in range(0, len(images), batch)]
     return torch.from_numpy(np.concatenate(out))
 
 
@@ -184,14 +186,15 @@ def _nearest(tail: QueryTail, x: torch.Tensor, gallery: torch.Tensor) -> torch.T
 
 
 def train_query_tail(products: list[Product], settings: Settings, encoder: ImageEncoder, cache: FeatureCache,
-                     rng: np.random.Generator, surfaces: list[Image.Image], strangers: list[str]
-                     ) -> tuple[QueryTail, Claims] | None:
+                     surfaces: list[Image.Image], strangers: list[str]) -> tuple[QueryTail, Claims] | None:
     """Tune a copy of the encoder's last layers so the item cut out of a shopper-style view of a catalog `train`
     photo finds that photo among all of them (InfoNCE against the shipped encoder's features of the catalog
-    photos, which stay as they are); a tenth of the products is held out to measure it and calibrate claims."""
+    photos, which stay as they are); a tenth of the products is held out to measure it and calibrate claims.
+    Seeded on its own, so the heads' settings do not change it."""
     if not isinstance(encoder, TunableImageEncoder) or settings.photo_query_views <= 0:
         return None
     start = time.time()
+    rng = np.random.default_rng([settings.seed, QUERY_SEED_STREAM])
     torch.manual_seed(settings.seed)
     keys, problems = photo_keys(products)
     feats, broken = encode_photos(products, keys, encoder, cache, desc="catalog photos")
@@ -203,12 +206,12 @@ def train_query_tail(products: list[Product], settings: Settings, encoder: Image
         for s in range(0, len(picks), 64):
             views = [shopper_view(decode_image(image_bytes(products[usable[n]].image)), rng, surfaces)
                      for n in picks[s:s + 64]]
-            chunks.append(_trunk(encoder, views))
+            chunks.append(_trunk(encoder, views, settings.photo_query_blocks))
             bar.update(len(views))
     x, y = torch.cat(chunks), torch.tensor(picks)
     held_out = set(rng.permutation(len(usable))[: max(1, len(usable) // 10)].tolist())
     held = torch.tensor([n in held_out for n in picks])
-    card = QueryCard(image_encoder=encoder.name, views=len(picks), seed=settings.seed,
+    card = QueryCard(image_encoder=encoder.name, views=len(picks), blocks=settings.photo_query_blocks, seed=settings.seed,
                      temperature=settings.photo_query_temperature)
     tail = QueryTail(card, encoder)
     with torch.no_grad():
@@ -234,11 +237,27 @@ def train_query_tail(products: list[Product], settings: Settings, encoder: Image
         best = sims.max(1).values
         right = torch.isclose(best, sims[torch.arange(len(best)), y[held]], atol=1e-6)  # a twin photo counts
         others = torch.stack([s.max() for s in _nearest(tail, _trunk(encoder, [decode_image(Path(p).read_bytes())
-                                                                              for p in strangers]), gallery)]) \
+                                                                              for p in strangers], card.blocks), gallery)]) \
             if strangers else torch.zeros(0)
     card.metrics |= {"held_out_top1": round(float(right.float().mean()), 4), "train_seconds": round(time.time() - start, 1)}
     log.info("query tail tuned: %s", card.metrics)
     return tail, Claims(best.numpy(), right.float().numpy(), others.numpy())
+
+
+def tune_query_tail(products: list[Product], settings: Settings, encoder: ImageEncoder, cache: FeatureCache,
+                    surfaces: list[Image.Image], strangers: list[str], folder: str | Path) -> QueryTail | None:
+    """Train the query tail, calibrate its "same product" claims on its own held-out views as the heads' are, and
+    save it in the model folder (or remove a stale one when the encoder has none or `photo_query_views` is 0)."""
+    tuned = train_query_tail(products, settings, encoder, cache, surfaces, strangers)
+    if tuned is None:
+        for name in (QUERY_WEIGHTS, QUERY_CARD):
+            (Path(folder) / name).unlink(missing_ok=True)
+        return None
+    tail, claims = tuned
+    tail.card.claim_similarity = claim_threshold(claims.best, claims.right, claims.strangers,
+                                                 settings.photo_claim_precision, settings.photo_claim_stranger_rate)
+    tail.save(folder)
+    return tail
 
 
 def claim_threshold(query: np.ndarray, is_right: np.ndarray, stranger: np.ndarray, precision: float,
@@ -286,8 +305,6 @@ def train_photo_heads(catalog: Catalog, settings: Settings, folder: str | Path,
     studio = data.source == "catalog"
     where = {p: n for n, p in enumerate(np.array(data.product)[studio])}
     views = held & np.array([p in where for p in data.product])
-    tuned = train_query_tail(products, settings, encoder, cache, rng, surfaces,
-                             [p for p, _ in real[: settings.photo_query_strangers]])
     # the very product, for queries with the encoder's features as shipped: how close is the nearest catalog
     # photo for held-out views of known products, and for strangers (real photos: no catalog product is in them)
     gallery = normalise(data.x[studio, : card.image_dim])
@@ -299,14 +316,8 @@ def train_photo_heads(catalog: Catalog, settings: Settings, folder: str | Path,
                     if real else np.zeros(0))
     card.claim_similarity = claim_threshold(claims.best, claims.right, claims.strangers,
                                             settings.photo_claim_precision, settings.photo_claim_stranger_rate)
-    if tuned is not None:  # and for queries through the tuned tail, calibrated the same way on its own views
-        tail, tail_claims = tuned
-        tail.card.claim_similarity = claim_threshold(tail_claims.best, tail_claims.right, tail_claims.strangers,
-                                                     settings.photo_claim_precision, settings.photo_claim_stranger_rate)
-        tail.save(folder)
-    else:
-        for name in (QUERY_WEIGHTS, QUERY_CARD):
-            (Path(folder) / name).unlink(missing_ok=True)
+    tune_query_tail(products, settings, encoder, cache, surfaces, [p for p, _ in real[: settings.photo_query_strangers]],
+                    folder)
     said = heads.probabilities(data.x[views])
     for f in FACETS:  # the heads on held-out views: the share given their own product's value
         truth = [data.allowed[f][i] for i in np.flatnonzero(views)]

@@ -78,7 +78,8 @@ def real_photos_slice(workdir: Path) -> Path:
 @pytest.fixture(scope="session")
 def settings(workdir: Path, slice_catalog: Path, real_photos_slice: Path) -> Settings:
     return Settings(catalog_dir=str(slice_catalog), data_dir=str(workdir / "data"), train_epochs=15,
-                    cache_dir=str(workdir / "cache"), real_photos_dir=str(real_photos_slice), photo_views=200)
+                    cache_dir=str(workdir / "cache"), real_photos_dir=str(real_photos_slice), photo_views=200,
+                    photo_query_views=1)  # one shopper-style view per product tunes the slice's query tail
 
 
 @pytest.fixture(scope="session")

@@ -157,23 +157,26 @@ def test_the_encoder_splits_into_a_trunk_and_a_tail_with_the_same_features() -> 
     assert isinstance(encoder, TunableImageEncoder)
     images = [photo(RED_BAG), shopper_view(photo(YELLOW_TEE), np.random.default_rng(1))]
     shipped = encoder.encode_image(images)
-    activations = encoder.trunk(images)
-    assert np.allclose(encoder.finish(activations), shipped, atol=1e-5)
+    for blocks in (1, 2):  # wherever it is split
+        activations = encoder.trunk(images, blocks)
+        assert np.allclose(encoder.finish(activations, blocks), shipped, atol=1e-5)
+        with torch.inference_mode():
+            assert np.allclose(encoder.tail(blocks).eval()(activations).numpy(), shipped, atol=1e-5)
     with torch.inference_mode():
-        assert np.allclose(encoder.tail().eval()(activations).numpy(), shipped, atol=1e-5)
+        assert not torch.allclose(encoder.trunk(images, 2), encoder.trunk(images))  # two blocks start earlier
 
 
 def test_a_query_tail_saves_in_half_precision_and_loads_checked(tmp_path) -> None:
     encoder = image_encoder("efficientnet-lite2")
-    tail = QueryTail(QueryCard(image_encoder=encoder.name, views=3), encoder)
+    tail = QueryTail(QueryCard(image_encoder=encoder.name, views=3, blocks=2), encoder)
     with torch.no_grad():
         tail.tail.head.weight.mul_(1.5)  # as tuning would change it
     tail.save(tmp_path)
     loaded = QueryTail.load(tmp_path, encoder)
-    assert loaded is not None and loaded.card.views == 3 and loaded.card.weights_sha256
-    x = encoder.trunk([photo(RED_BAG)])
+    assert loaded is not None and loaded.card.views == 3 and loaded.card.blocks == 2 and loaded.card.weights_sha256
+    x = encoder.trunk([photo(RED_BAG)], 2)
     assert np.allclose(loaded.encode(x), tail.encode(x), atol=2e-3)  # float16 weights
-    assert not np.allclose(loaded.encode(x), encoder.finish(x), atol=2e-3)
+    assert not np.allclose(loaded.encode(x), encoder.finish(x, 2), atol=2e-3)
     assert QueryTail.load(tmp_path / "none", encoder) is None
     (tmp_path / QUERY_WEIGHTS).write_bytes(b"broken")
     with pytest.raises(ModelFileError, match=QUERY_WEIGHTS):

@@ -43,12 +43,17 @@ class TunableImageEncoder(ImageEncoder, Protocol):
     """An image encoder split in two so its last layers can be tuned while the rest stays as shipped:
     `encode_image(x)` is `tail()(trunk(x))` pooled and normalised."""
 
-    def trunk(self, images: Sequence[Image.Image]) -> Any:
-        """The activations (a torch tensor) the tail reads, one per RGB image."""
+    def trunk(self, images: Sequence[Image.Image], blocks: int = 1) -> Any:
+        """The activations (a torch tensor) a tail of `blocks` blocks reads, one per RGB image."""
         ...
 
-    def tail(self) -> Any:
-        """A fresh copy of the last layers as shipped (a torch module: activations -> L2-normalised features)."""
+    def tail(self, blocks: int = 1) -> Any:
+        """A fresh copy of the last `blocks` blocks and the head as shipped (a torch module: activations ->
+        L2-normalised features)."""
+        ...
+
+    def finish(self, activations: Any, blocks: int = 1) -> Any:
+        """`encode_image` from `trunk(images, blocks)`'s activations, through the tail as shipped."""
         ...
 
 

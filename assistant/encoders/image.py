@@ -57,36 +57,42 @@ class EfficientNetLiteEncoder:
         return normalise(feats.numpy())
 
     @torch.inference_mode()
-    def trunk(self, images: Sequence[Image.Image]) -> torch.Tensor:
-        """Activations before the last block (208 x 7 x 7 per image at 224 px)."""
+    def trunk(self, images: Sequence[Image.Image], blocks: int = 1) -> torch.Tensor:
+        """Activations before the last `blocks` blocks (208 x 7 x 7 per image at 224 px for one or two)."""
         m = self.model
         x = m._swish(m._bn0(m._conv_stem(self._tensor(images))))
-        for block in m._blocks[: len(m._blocks) - 1]:
+        for block in m._blocks[: len(m._blocks) - blocks]:
             x = block(x)
         return x
 
-    def tail(self) -> EfficientNetTail:
-        return EfficientNetTail(self.model)
+    def tail(self, blocks: int = 1) -> EfficientNetTail:
+        return EfficientNetTail(self.model, blocks)
 
     @torch.inference_mode()
-    def finish(self, activations: torch.Tensor) -> np.ndarray:
-        """`encode_image` from `trunk`'s activations (the shipped tail)."""
+    def finish(self, activations: torch.Tensor, blocks: int = 1) -> np.ndarray:
+        """`encode_image` from `trunk(images, blocks)`'s activations (the shipped tail)."""
         m = self.model
-        x = m._swish(m._bn1(m._conv_head(m._blocks[-1](activations))))
+        for block in m._blocks[len(m._blocks) - blocks:]:
+            activations = block(activations)
+        x = m._swish(m._bn1(m._conv_head(activations)))
         return normalise(x.mean(dim=(2, 3)).numpy())
 
 
 class EfficientNetTail(torch.nn.Module):
-    """A copy of EfficientNet-Lite's last block and head convolution: trunk activations -> pooled, L2-normalised
-    features. Tuned copies make shoppers' photos meet the catalog's (`assistant.photo.QueryTail`)."""
+    """A copy of EfficientNet-Lite's last `blocks` blocks and head convolution: trunk activations -> pooled,
+    L2-normalised features. Tuned copies make shoppers' photos meet the catalog's (`assistant.photo.QueryTail`)."""
 
-    def __init__(self, model: torch.nn.Module) -> None:
+    def __init__(self, model: torch.nn.Module, blocks: int = 1) -> None:
         super().__init__()
+        if not 1 <= blocks <= len(model._blocks):
+            raise ValueError(f"a tail holds 1 to {len(model._blocks)} blocks, not {blocks}")
+        self.blocks = blocks
         self.block = copy.deepcopy(model._blocks[-1])
+        self.earlier = torch.nn.Sequential(*(copy.deepcopy(b) for b in model._blocks[len(model._blocks) - blocks:-1]))
         self.head = copy.deepcopy(model._conv_head)
         self.bn = copy.deepcopy(model._bn1)
         self.act = copy.deepcopy(model._swish)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.act(self.bn(self.head(self.block(x))))
+        x = self.act(self.bn(self.head(self.block(self.earlier(x)))))
         return torch.nn.functional.normalize(x.mean(dim=(2, 3)), dim=1)
