@@ -84,9 +84,11 @@ class Settings:
     photo_facet_confidence: float = 0.5  # what the photo shows is said (and ranked on) from this probability
     photo_kind_confidence: float = 0.3  # ... its type and who it is for from this one (dev: right 0.86-0.89 when said)
     # the query tail: the image encoder's last block tuned on shopper-style views (`photo.QueryTail`); 0 views: none
-    photo_query_views: int = 1  # per catalog `train` product
-    photo_query_blocks: int = 1  # the encoder's last blocks tuned, with its head convolution
-    photo_query_epochs: int = 4  # held-out views' top-1 peaks at 4-5 with one view each (0.19 -> 0.35)
+    # per catalog `train` product, and the encoder's last blocks tuned (with its head convolution): held-out views'
+    # top-1 0.19 -> 0.38 with two views and two blocks (one and one: 0.22 -> 0.33); it peaks at 4-5 epochs
+    photo_query_views: int = 2
+    photo_query_blocks: int = 2
+    photo_query_epochs: int = 4
     photo_query_temperature: float = 0.05
     photo_query_lr: float = 1e-4
     photo_query_strangers: int = 600  # real photos (no catalog product in them) calibrating the claims
@@ -107,7 +109,9 @@ class Settings:
     photo_close_similarity: float = 0.8
     # below this nearest similarity the photo heads alone say what a shopper's photo shows; from it up to
     # photo_close_similarity their probabilities move linearly towards the nearest catalog photos' vote
-    photo_neighbour_from: float = 0.7  # dev: shopper R@1 0.415 -> 0.455, realphoto match@1 0.839 -> 0.83
+    # (two-block tail, dev: 0.6 / 0.65 / 0.7 / 0.75 -> shopper R@1 0.545 / 0.53 / 0.49 / 0.475, realphoto match@1
+    # 0.817 / 0.852 / 0.857 / 0.861)
+    photo_neighbour_from: float = 0.65
     photo_facet_weight: float = 0.1  # with photo heads: per facet, times the heads' probability of the product's value
     feedback_weight: float = 0.3  # how far likes / dislikes move a photo search
     photo_exact_margin: float = 0.05
