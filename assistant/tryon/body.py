@@ -1,7 +1,7 @@
-"""A body in a photo: BlazePose's 33 landmarks (pixels, with visibility) and a person mask from selfie
-segmentation, both run offline by mediapipe's Tasks API on the files `models` fetched. Also what makes a photo
-usable for the fitting room (one frontal, standing person with shoulders and hips in view): `TryOnError`
-with one sentence when it is not."""
+"""A body in a photo: BlazePose's 33 landmarks (pixels, with visibility) and that person's mask, both from
+mediapipe's Tasks API `PoseLandmarker` (the landmark network's own segmentation output: one model, one
+interpreter) run offline on the files `models` fetched. Also what makes a photo usable for the fitting room
+(one frontal, standing person with shoulders and hips in view): `TryOnError` with one sentence when it is not."""
 
 from __future__ import annotations
 
@@ -30,15 +30,12 @@ class TryOnError(InputError):
 
 
 @dataclass(frozen=True)
-class Body:
-    """One person in an RGB photo: landmarks in pixels (33 x 2), their visibility (0-1), the person mask
-    (H x W, probability) and, when a second person shows, how tall they are relative to this one."""
+class Pose:
+    """One person's landmarks in pixels (33 x 2) and their visibility (0-1): all the warp needs, and all a
+    product photo's cache keeps of its model (not the photo or the mask)."""
 
-    image: np.ndarray
     points: np.ndarray
     visibility: np.ndarray
-    mask: np.ndarray
-    others: float = 0.0
 
     @property
     def shoulder_width(self) -> float:
@@ -53,24 +50,35 @@ class Body:
         return bool(all(self.visibility[i] >= at_least for i in ids))
 
 
+@dataclass(frozen=True)
+class Body(Pose):
+    """One person in an RGB photo: the `Pose`, the photo, the person's mask (H x W, probability) and, when a
+    second person shows, how tall they are relative to this one."""
+
+    image: np.ndarray
+    mask: np.ndarray
+    others: float = 0.0
+
+    @property
+    def pose(self) -> Pose:
+        return Pose(self.points, self.visibility)
+
+
 class _Models:
-    """The two Tasks API models, made once per process and used by one thread at a time."""
+    """The Tasks API's pose landmarker (landmarks and each person's mask), made once per process on first use
+    and used by one thread at a time."""
 
     def __init__(self, folder: Path):
         models.fetch(folder)
         self.lock = threading.Lock()
         self.pose = vision.PoseLandmarker.create_from_options(vision.PoseLandmarkerOptions(
             base_options=BaseOptions(model_asset_path=str(folder / models.POSE_TASK)), num_poses=2,
-            min_pose_detection_confidence=0.5, output_segmentation_masks=False))
-        self.segmenter = vision.ImageSegmenter.create_from_options(vision.ImageSegmenterOptions(
-            base_options=BaseOptions(model_asset_path=str(folder / models.SEGMENTER_FILE)),
-            output_confidence_masks=True, output_category_mask=False))
+            min_pose_detection_confidence=0.5, output_segmentation_masks=True))
         # closed before the interpreter stops mediapipe's own worker threads (atexit runs after that)
         threading._register_atexit(self.close)  # type: ignore[attr-defined]
 
     def close(self) -> None:
         self.pose.close()
-        self.segmenter.close()
 
 
 @lru_cache(maxsize=2)
@@ -88,16 +96,17 @@ def analyse(image: np.ndarray, models_dir: str) -> Body | None:
     m = _models(models_dir)
     frame = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(image))
     with m.lock:
-        found = m.pose.detect(frame).pose_landmarks
-        if not found:
+        result = m.pose.detect(frame)
+        if not result.pose_landmarks:
             return None
-        mask = m.segmenter.segment(frame).confidence_masks[0].numpy_view()
-    found = sorted(found, key=_height, reverse=True)
-    h, w = image.shape[:2]
+        order = sorted(range(len(result.pose_landmarks)), key=lambda i: _height(result.pose_landmarks[i]), reverse=True)
+        h, w = image.shape[:2]
+        mask = np.asarray(result.segmentation_masks[order[0]].numpy_view(), dtype=np.float32).reshape(h, w).copy()
+    found = [result.pose_landmarks[i] for i in order]
     points = np.array([[lm.x * w, lm.y * h] for lm in found[0]], dtype=np.float32)
     visibility = np.array([lm.visibility for lm in found[0]], dtype=np.float32)
     others = _height(found[1]) / max(_height(found[0]), 1e-6) if len(found) > 1 else 0.0
-    return Body(image, points, visibility, np.asarray(mask, dtype=np.float32).reshape(h, w).copy(), others)
+    return Body(points, visibility, image, mask, others)
 
 
 def check_shopper(body: Body | None, min_visibility: float, min_shoulder_share: float, other_share: float) -> Body:
