@@ -107,8 +107,8 @@ def _points(landmarks: list, w: int, h: int) -> np.ndarray:
     return np.array([[lm.x * w, lm.y * h] for lm in landmarks], dtype=np.float64)
 
 
-def canonical_pass(image: np.ndarray, points: np.ndarray, pose: vision.PoseLandmarker) -> tuple[np.ndarray, np.ndarray] | None:
-    """(points, visibility) of the body whose first landmarks are `points`, read again from the photo turned,
+def canonical_pass(image: np.ndarray, points: np.ndarray, pose: vision.PoseLandmarker) -> np.ndarray | None:
+    """The landmarks of the body whose first ones are `points`, read again from the photo turned,
     scaled and cropped so the shoulders are level, `CANONICAL_SHOULDERS` apart at `CANONICAL_SHOULDER_AT` of
     `CANONICAL_CANVAS`; None when the shoulders coincide or no body shows there (the caller's lock held)."""
     across = points[L_SHOULDER] - points[R_SHOULDER]
@@ -126,13 +126,14 @@ def canonical_pass(image: np.ndarray, points: np.ndarray, pose: vision.PoseLandm
     seen = [_points(lms, *CANONICAL_CANVAS) for lms in found]
     nearest = int(np.argmin([np.linalg.norm(q[[L_SHOULDER, R_SHOULDER]].mean(0) - at) for q in seen]))
     back = cv2.invertAffineTransform(matrix)
-    return (seen[nearest] @ back[:, :2].T + back[:, 2],
-            np.array([lm.visibility for lm in found[nearest]], dtype=np.float32))
+    return seen[nearest] @ back[:, :2].T + back[:, 2]
 
 
 def analyse(image: np.ndarray, models_dir: str) -> Body | None:
     """The most prominent person in `image` (H x W x 3 uint8 RGB), or None when no body is found: found in the
-    whole photo (their mask, whether others show), their landmarks read again by `canonical_pass`."""
+    whole photo (their mask, whether others show, which landmarks are in view), their landmarks' places read
+    again by `canonical_pass` (a crop cannot tell what the whole photo shows: a flat lay's ghost pose looks
+    more certain there)."""
     m = _models(models_dir)
     frame = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(image))
     with m.lock:
@@ -144,8 +145,9 @@ def analyse(image: np.ndarray, models_dir: str) -> Body | None:
         mask = np.asarray(result.segmentation_masks[order[0]].numpy_view(), dtype=np.float32).reshape(h, w).copy()
         found = [result.pose_landmarks[i] for i in order]
         first = _points(found[0], w, h)
-        points, visibility = canonical_pass(image, first, m.pose) or (
-            first, np.array([lm.visibility for lm in found[0]], dtype=np.float32))
+        again = canonical_pass(image, first, m.pose)
+    points = first if again is None else again
+    visibility = np.array([lm.visibility for lm in found[0]], dtype=np.float32)
     others = _height(found[1]) / max(_height(found[0]), 1e-6) if len(found) > 1 else 0.0
     return Body(points.astype(np.float32), visibility, image, mask, others)
 
