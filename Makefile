@@ -25,7 +25,7 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $@
 
-# The fitting room's model files (BlazePose, selfie segmentation), from a PyPI wheel, SHA-256 checked.
+# The fitting room's model file (BlazePose: landmarks and person mask), from a PyPI wheel, SHA-256 checked.
 TRYON_MODELS := .cache/tryon/pose_landmarker.task
 $(TRYON_MODELS): $(BIN)/.installed assistant/tryon/models.py
 	$(BIN)/python -m assistant.tryon.models

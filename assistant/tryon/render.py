@@ -1,6 +1,7 @@
 """The fitting room's one interface: `render(person_photo, product)` -> (picture or None, report). The
 shopper's photo is analysed once (`Shopper`, kept by the caller in memory, never written); each product's
-photo is analysed once per process (its garment cut out); the garment is warped onto the shopper by a
+photo is analysed once per process (its garment cut out; only the model's landmarks and the garment are
+kept, not the photo or its mask); the garment is warped onto the shopper by a
 thin-plate spline through their body landmarks and laid over them, leaving their face, hands and
 everything outside their silhouette untouched. A photo or product it cannot use gets one sentence why."""
 
@@ -21,7 +22,7 @@ from ..catalog import decode_image
 from ..config import Settings
 from ..errors import InputError
 from . import can_try_on, warp
-from .body import FACE, HAND, L_HIP, L_SHOULDER, R_HIP, R_SHOULDER, Body, TryOnError, analyse, check_frontal, check_shopper
+from .body import FACE, HAND, L_HIP, L_SHOULDER, R_HIP, R_SHOULDER, Body, Pose, TryOnError, analyse, check_frontal, check_shopper
 from .garment import Garment, cut_out
 
 NOT_TOPWEAR = "The fitting room dresses you in tops only (shirts, T-shirts, tops, kurtas, sweaters, jackets) for now."
@@ -73,8 +74,8 @@ def analyse_shopper(photo: Image.Image | bytes | str | Path, settings: Settings)
 
 
 @lru_cache(maxsize=64)
-def _garment(location: str, stamp: float, article_type: str, models_dir: str, min_visibility: float) -> tuple[Body, Garment]:
-    """A product photo's model and the garment cut out of it (cached by file and modification time)."""
+def _garment(location: str, stamp: float, article_type: str, models_dir: str, min_visibility: float) -> tuple[Pose, Garment]:
+    """A product photo's model (its pose) and the garment cut out of it (cached by file and modification time)."""
     image = np.asarray(decode_image(Path(location).read_bytes()))
     body = analyse(image, models_dir)
     if body is None or not body.seen(L_SHOULDER, R_SHOULDER, L_HIP, R_HIP, at_least=min_visibility):
@@ -83,10 +84,10 @@ def _garment(location: str, stamp: float, article_type: str, models_dir: str, mi
     garment = cut_out(body, article_type)
     if garment.alpha.sum() < 0.05 * body.shoulder_width ** 2:
         raise TryOnError("I can't make out the garment in this product's photo, so I can't fit it yet.")
-    return body, garment
+    return body.pose, garment
 
 
-def product_garment(product: dict, settings: Settings) -> tuple[Body, Garment]:
+def product_garment(product: dict, settings: Settings) -> tuple[Pose, Garment]:
     """The product's model and garment (TryOnError when it is not a top or its photo cannot be used)."""
     if not can_try_on(product):
         raise TryOnError(NOT_TOPWEAR)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .body import L_ELBOW, L_HIP, L_SHOULDER, L_WRIST, R_ELBOW, R_HIP, R_SHOULDER, R_WRIST, Body
+from .body import L_ELBOW, L_HIP, L_SHOULDER, L_WRIST, R_ELBOW, R_HIP, R_SHOULDER, R_WRIST, Pose
 
 GRID_STEP = 4  # the spline is evaluated every this many pixels and interpolated between
 NECK_RISE = 0.15  # the neck point: this share of the torso above the shoulders' middle
@@ -39,7 +39,7 @@ def tps_apply(spline: tuple[np.ndarray, np.ndarray], src: np.ndarray, points: np
     return affine[0] + points @ affine[1:] + u @ weights
 
 
-def control_points(body: Body, usable: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def control_points(body: Pose, usable: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(points n x 2, which limb points are in) on a body: shoulders, hips, neck, torso sides and middle,
     hem and the elbows and wrists marked in `usable` (default: those seen, each with its joint above)."""
     p = body.points
@@ -53,13 +53,13 @@ def control_points(body: Body, usable: np.ndarray | None = None) -> tuple[np.nda
     return np.array(fixed + limbs, dtype=np.float64), usable
 
 
-def body_map(source: Body, target: Body) -> tuple[np.ndarray, np.ndarray]:
+def body_map(source: Pose, target: Pose) -> tuple[np.ndarray, np.ndarray]:
     """Control points (source, target) matched between two bodies: limb points seen on both."""
     usable = control_points(source)[1] & control_points(target)[1]
     return control_points(source, usable)[0], control_points(target, usable)[0]
 
 
-def shoulder_map(source: Body, target: Body) -> np.ndarray:
+def shoulder_map(source: Pose, target: Pose) -> np.ndarray:
     """The baseline: the 2 x 3 similarity taking the source's shoulder line onto the target's."""
     s = source.points[[L_SHOULDER, R_SHOULDER]].astype(np.float64)
     t = target.points[[L_SHOULDER, R_SHOULDER]].astype(np.float64)
