@@ -3,6 +3,7 @@ The UI, the CLI, the benchmarks and the tests all call `Engine.search`."""
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from collections import Counter
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 FACET_FILTER = {"gender": "gender", "article_type": "article_type", "base_colour": "colour",
                 "usage": "usage", "brand": "brand"}
 PHOTO_FACETS = ("article_type", "gender", "base_colour", "usage")
+HELD_FACETS = ("gender", "article_type", "base_colour")  # a heard request names products the catalog holds
 SAME_PRODUCT = "the same product as your photo"
 
 
@@ -105,6 +107,7 @@ class Engine:
         self.vocabulary = Vocabulary(self.index.facet_values())
         self.speech_prompts = speech_prompts(self.vocabulary)
         self.speech_words = speech_words(self.vocabulary)
+        self.__dict__.pop("_held_together", None)
 
     # -- a product's own data -------------------------------------------------------------------
     @cached_property
@@ -154,8 +157,25 @@ class Engine:
                           self._meaning, self.listening)
 
     def _names_product(self, text: str) -> bool:
-        """Whether a request names a product type (what a shopper's request almost always does)."""
-        return "article_type" in self.understand(text).facets
+        """Whether a request names a product the catalog holds, as a shopper's request almost always does: a
+        product type, for one kind of person, and some product with every facet it names ("women's blue tie",
+        "men's wallet for women, red" are misheard more likely than asked; dev voice-noisy P@10 0.806 -> 0.846,
+        held-out rooms 0.598 -> 0.622 choosing among the near-equal readings)."""
+        facets = self.understand(text).facets
+        people = set(facets.get("gender", ())) - {"Unisex"}
+        if "article_type" not in facets or len(people) > 1:
+            return False
+        named = [facets.get(f) or (None,) for f in HELD_FACETS]
+        return any(key in self._held_together for key in itertools.product(*named))
+
+    @cached_property
+    def _held_together(self) -> frozenset[tuple[str | None, ...]]:
+        """Every combination of `HELD_FACETS` values some indexed product has, any of them left open (None)."""
+        held: set[tuple[str | None, ...]] = set()
+        for meta in self.index.metadata().values():
+            values = [meta.get(f) or None for f in HELD_FACETS]
+            held.update(itertools.product(*((v, None) for v in values)))
+        return frozenset(held)
 
     def _meaning(self, text: str) -> tuple:
         """What a request asks for (facets and prices): two readings with the same meaning find the same products."""

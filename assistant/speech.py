@@ -190,8 +190,9 @@ def readings(hypotheses: Hypotheses, temperature: float) -> list[Reading]:
 def choose(hypotheses: Hypotheses, words: frozenset[str], margin: float,
            names_product: Callable[[str], bool] | None = None, temperature: float = 0.2) -> tuple[Reading, list[Reading]]:
     """Domain rescoring of the (pooled) n-best list: among the readings scoring within `margin` of the
-    best, one that `names_product` (the engine's understanding finds a product type: "black heels" over
-    "black teal"), then the one with the largest share of known words ("women's blue t shirt" over
+    best, one that `names_product` (the engine: a product type the catalog holds with every facet named,
+    for one kind of person: "black heels" over "black teal", "women's blue top" over "women's blue tie"
+    where no product is a women's tie), then the one with the largest share of known words ("women's blue t shirt" over
     "women's booty shirt"), then the best supported. Text without Latin words (Chinese) has no known
     words to weigh: there the product and the support decide. Returns the choice and every reading."""
     found = readings(hypotheses, temperature)

@@ -125,6 +125,24 @@ def test_readings_pool_the_same_words() -> None:
     assert tidy("Black heels under 1,500 rupees.") == "Black heels under 1500 rupees"
 
 
+def test_a_reading_naming_what_the_catalog_holds_wins(engine: Engine) -> None:
+    """Among near-equal readings, one naming a product the catalog holds (its type, one kind of person, and
+    some product with every facet named) wins over one naming a combination no product has, or two genders."""
+    meta = list(engine.index.metadata().values())
+    held = {(m["gender"], m["article_type"], m["base_colour"]) for m in meta}
+    gender, kind, colour = max(held, key=lambda h: (h[0] in ("Men", "Women"), sum(m["article_type"] == h[1] for m in meta)))
+    missing = next(c for c in sorted({m["base_colour"] for m in meta})
+                   if (gender, kind, c) not in held and ("Unisex", kind, c) not in held)  # men's: unisex too
+    other = "Women" if gender == "Men" else "Men"
+    said, misheard = f"{gender} {colour} {kind}", f"{gender} {missing} {kind}"
+    assert engine._names_product(said) and not engine._names_product(misheard)
+    assert not engine._names_product(f"{said} for {other}")
+    heard = [(misheard, -0.40), (said, -0.55), (f"{said} for {other}", -0.41)]
+    chosen, _ = choose(heard, engine.speech_words, 0.5, engine._names_product)
+    assert chosen.text == said
+    assert choose(heard, engine.speech_words, 0.1, engine._names_product)[0].text == misheard  # not within margin
+
+
 def test_unsure_readings_are_offered(engine: Engine, tmp_path: Path) -> None:
     """Unsure (the chosen reading's share below `unsure_below`): other readings that name a product and mean
     something else come back as alternatives; sure, none. The real recognisers on a noisy clip."""
