@@ -83,7 +83,7 @@ class Settings:
     photo_claim_stranger_rate: float = 0.01  # ... and said of at most this share of real photos
     photo_facet_confidence: float = 0.5  # what the photo shows is said (and ranked on) from this probability
     photo_kind_confidence: float = 0.3  # ... its type and who it is for from this one (dev: right 0.86-0.89 when said)
-    # the query tail: the image encoder's last block tuned on shopper-style views (`photo.QueryTail`); 0 views: none
+    # the query tail: the image encoder's last blocks tuned on shopper-style views (`photo.QueryTail`); 0 views: none
     # per catalog `train` product, and the encoder's last blocks tuned (with its head convolution): held-out views'
     # top-1 0.19 -> 0.38 with two views and two blocks (one and one: 0.22 -> 0.33); it peaks at 4-5 epochs
     photo_query_views: int = 2

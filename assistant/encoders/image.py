@@ -86,7 +86,6 @@ class EfficientNetTail(torch.nn.Module):
         super().__init__()
         if not 1 <= blocks <= len(model._blocks):
             raise ValueError(f"a tail holds 1 to {len(model._blocks)} blocks, not {blocks}")
-        self.blocks = blocks
         self.block = copy.deepcopy(model._blocks[-1])
         self.earlier = torch.nn.Sequential(*(copy.deepcopy(b) for b in model._blocks[len(model._blocks) - blocks:-1]))
         self.head = copy.deepcopy(model._conv_head)
