@@ -112,6 +112,16 @@ class Settings:
     # (two-block tail, dev: 0.6 / 0.65 / 0.7 / 0.75 -> shopper R@1 0.545 / 0.53 / 0.49 / 0.475, realphoto match@1
     # 0.817 / 0.852 / 0.857 / 0.861)
     photo_neighbour_from: float = 0.65
+    # ... for who it is for, from this one: the nearest catalog photos of a dress are women's even when the heads
+    # read "men" (dev shopper, simulated on the same readings: from 0.65 / 0.45 / 0 -> gender right 0.90 / 0.93 /
+    # 0.945, R@10 0.80 / 0.81 / 0.805). The colour keeps photo_neighbour_from: from the vote it was right more
+    # often on shopper-style views (0.455 -> 0.555) but on real photos it went mostly unsaid where the heads'
+    # was right (24 dev real photos looked at: 15 changed, nearly all to none)
+    photo_gender_neighbour_from: float = 0.0
+    # a tuned query whose nearest catalog photo is at least this similar likely shows a catalog product: the most
+    # similar photo among the kinds it shows comes first, before the heads' colour and gender weigh in
+    # (dev, simulated: 0.6 / 0.65 / off -> shopper R@1 0.585 / 0.575 / 0.56, photo R@1 0.94, realphoto 0.852)
+    photo_lead_similarity: float = 0.6
     photo_facet_weight: float = 0.1  # with photo heads: per facet, times the heads' probability of the product's value
     feedback_weight: float = 0.3  # how far likes / dislikes move a photo search
     photo_exact_margin: float = 0.05

@@ -324,8 +324,9 @@ class Engine:
         unfiltered = nearest if not hard.active() else self.index.query(feats, 12, photos=True)
         claimed = self.same_product(unfiltered, reading.tuned)
         votes = neighbour_votes(unfiltered, self.settings.photo_vote_neighbours, self.settings.photo_vote_temperature)
-        reading = reading.with_neighbours(votes, neighbour_weight(unfiltered, self.settings.photo_neighbour_from,
-                                                                  self.settings.photo_close_similarity))
+        close = self.settings.photo_close_similarity
+        reading = reading.with_neighbours(votes, neighbour_weight(unfiltered, self.settings.photo_neighbour_from, close),
+                                          neighbour_weight(unfiltered, self.settings.photo_gender_neighbour_from, close))
         seen = self.photo_facets(reading, votes, unfiltered, claimed)
         if u is None:  # photo alone: the very product first, then the same look
             if reading.probabilities and not self._close(unfiltered):
@@ -361,7 +362,8 @@ class Engine:
                     kind: dict[str, tuple[str, ...]], claimed: list[str], k: int) -> list[ProductHit]:
         """The very product first (when claimed), then products of the same look: the kinds of product the photo
         shows first, then photo similarity plus, per facet (type, gender, colour), the photo heads' probability
-        of the product's value (without heads, a boost for sharing what the nearest photos voted)."""
+        of the product's value (without heads, a boost for sharing what the nearest photos voted). A tuned query
+        close to a catalog photo (`photo_lead_similarity`) puts the most similar photo of those kinds first."""
         if not raw:
             return []
         facets = ("article_type", "gender", "base_colour")
@@ -375,6 +377,10 @@ class Engine:
                                        for f in facets if f in seen and h.metadata.get(f) == seen[f]))
                       for h in raw]
             ranked.sort(key=lambda p: -p.score)
+            if reading.tuned and raw[0].score >= self.settings.photo_lead_similarity:
+                # likely a photo of a catalog product: the most similar photo of the kinds it shows leads
+                lead = next((h.id for h in raw if all(h.metadata.get(f) in v for f, v in kind.items())), raw[0].id)
+                ranked.sort(key=lambda p: p.id != lead)  # stable: the rest keep their order
         else:
             ranked = self._rank(raw, {f: (seen[f],) for f in facets if f in seen}, len(raw),
                                 boost=self.settings.photo_facet_boost)

@@ -350,19 +350,22 @@ class PhotoReading:
                 out[facet] = value
         return out
 
-    def with_neighbours(self, votes: dict[str, dict[str, float]], weight: float) -> PhotoReading:
+    def with_neighbours(self, votes: dict[str, dict[str, float]], weight: float,
+                        gender_weight: float | None = None) -> PhotoReading:
         """The reading with each facet's probabilities moved `weight` of the way towards its nearest catalog
-        photos' vote (0: the heads alone; 1: the vote alone). A shopper's photo whose nearest catalog photo is
-        nearly the same shows what that photo's product is better than the heads can say (dev shopper-style
-        photos: type from the heads 0.82, from the vote 0.91, colour 0.47 / 0.65); a real photo of something
-        not in the catalog has no such neighbour, and there the heads are right far more often (type 0.90
-        against 0.52)."""
-        if weight <= 0 or not self.probabilities:
+        photos' vote (0: the heads alone; 1: the vote alone), who it is for `gender_weight` of the way when
+        given. A shopper's photo whose nearest catalog photo is nearly the same shows what that photo's product
+        is better than the heads can say (dev shopper-style photos: type from the heads 0.82, from the vote 0.91,
+        colour 0.47 / 0.65); a real photo of something not in the catalog has no such neighbour, and there the
+        heads say its type far more often (0.90 against 0.52), while its nearest photos still say who wears it."""
+        weights = {f: gender_weight if gender_weight is not None and f == "gender" else weight
+                   for f in self.probabilities}
+        if not self.probabilities or max(weights.values()) <= 0:
             return self
         mixed = {}
         for facet, probs in self.probabilities.items():
-            vote = votes.get(facet, {})
-            mixed[facet] = {v: (1 - weight) * probs.get(v, 0.0) + weight * vote.get(v, 0.0)
+            vote, w = votes.get(facet, {}), weights[facet]
+            mixed[facet] = {v: (1 - w) * probs.get(v, 0.0) + w * vote.get(v, 0.0)
                             for v in probs.keys() | vote.keys()}
         return replace(self, probabilities=mixed)
 

@@ -94,6 +94,9 @@ def read_lines(path: Path) -> dict[str, dict]:
 def test_train(cli_env: None, settings: Settings, slice_rows: list[dict], tmp_path: Path,
                monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("ASSISTANT_TRAIN_EPOCHS", "2")
+    for name, value in (("PHOTO_VIEWS", "24"), ("PHOTO_EPOCHS", "3"), ("PHOTO_QUERY_VIEWS", "1"),
+                        ("PHOTO_QUERY_STRANGERS", "24")):  # a quick run
+        monkeypatch.setenv(f"ASSISTANT_{name}", value)
     catalog = write_catalog(tmp_path / "cat", slice_rows[:40])
     model = tmp_path / "model"
     assert main(["train", "--catalog", str(catalog), "--model", str(model)]) == 0

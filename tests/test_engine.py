@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import struct
 import zlib
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,7 @@ from assistant.augment import shopper_view
 from assistant.engine import Engine, ProductHit, neighbour_votes, neighbour_weight
 from assistant.errors import InputError
 from assistant.index import Filters, Hit
-from assistant.photo import find_item
+from assistant.photo import PhotoReading, find_item
 
 pytestmark = pytest.mark.slow
 
@@ -35,6 +36,28 @@ def test_neighbours_vote_by_similarity_and_weigh_in_only_when_close() -> None:
     assert neighbour_weight(hits, 0.7, 0.8) == pytest.approx(0.8)
     assert neighbour_weight(hits[2:], 0.7, 0.8) == 0.0 and neighbour_weight([Hit("d", 0.95, {})], 0.7, 0.8) == 1.0
     assert neighbour_weight([], 0.7, 0.8) == 0.0
+
+
+def test_a_tuned_photo_close_to_a_catalog_photo_puts_that_product_first(engine: Engine) -> None:
+    """The heads read colour through a cast; the nearest photo of the kinds the photo shows leads when a tuned
+    query is close to it, and only then."""
+    lead = engine.settings.photo_lead_similarity
+    assert lead + 0.1 < engine.settings.photo_close_similarity  # close to a photo, not catalog-like
+    raw = [Hit("grey", lead + 0.1, {"article_type": "Shirts", "base_colour": "Grey", "gender": "Men"}),
+           Hit("bag", lead + 0.095, {"article_type": "Backpacks", "base_colour": "Blue", "gender": "Men"}),
+           Hit("blue", lead + 0.09, {"article_type": "Shirts", "base_colour": "Blue", "gender": "Men"})]
+    probs = {"article_type": {"Shirts": 0.9, "Backpacks": 0.1}, "base_colour": {"Blue": 0.9, "Grey": 0.1},
+             "gender": {"Men": 1.0}}
+    reading = PhotoReading(np.zeros(4, np.float32), probs, item_found=True, tuned=True)
+    kind = {"article_type": ("Shirts",)}
+
+    def order(r: PhotoReading, hits: list[Hit] = raw) -> list[str]:
+        return [h.id for h in engine._rank_photo(hits, r, {}, kind, [], 3)]
+
+    assert order(reading) == ["grey", "blue", "bag"]  # the most similar shirt, though the heads say blue
+    assert order(replace(reading, tuned=False)) == ["blue", "grey", "bag"]  # the heads' colour weighs in
+    far = [replace(h, score=h.score - 0.2) for h in raw]  # nothing close: likely not a catalog product
+    assert order(reading, far) == ["blue", "grey", "bag"]
 
 
 @pytest.mark.parametrize(("query", "want"), [

@@ -147,6 +147,13 @@ def test_a_reading_moves_towards_its_neighbours_vote_and_says_the_kind_sooner() 
     assert half.probabilities["gender"] == pytest.approx({"Men": 0.2, "Women": 0.3})  # no vote: only shrunk
     assert sum(half.probabilities["article_type"].values()) == pytest.approx(1.0)
     assert reading.with_neighbours(vote, 1.0).facets(0.5) == {"article_type": "Tops", "base_colour": "Purple"}
+    # who it is for may follow the nearest photos sooner than the type and the colour
+    vote["gender"] = {"Men": 1.0}
+    men = reading.with_neighbours(vote, 0.0, gender_weight=1.0)
+    assert men.probabilities["article_type"] == heads["article_type"]
+    assert men.probabilities["base_colour"] == pytest.approx({"Purple": 0.4, "Black": 0.6, "Blue": 0.0})
+    assert men.probabilities["gender"] == pytest.approx({"Men": 1.0, "Women": 0.0})
+    assert reading.with_neighbours(vote, 0.0, gender_weight=0.0) is reading
     # the type and who it is for are said from a lower confidence than the colour
     assert reading.facets(0.5) == {"base_colour": "Black", "gender": "Women"}
     assert reading.facets(0.65, kind_confidence=0.4) == {"article_type": "Tshirts", "gender": "Women"}

@@ -20,7 +20,7 @@ from assistant.config import Settings
 from assistant.encoders.base import ModelFileError
 from assistant.engine import Engine
 from assistant.features import FeatureCache
-from assistant.photo import INPUT_VERSION, PHOTO_CARD, QUERY_CARD, QUERY_WEIGHTS, PhotoHeads
+from assistant.photo import INPUT_VERSION, PHOTO_CARD, PHOTO_WEIGHTS, QUERY_CARD, QUERY_WEIGHTS, PhotoHeads
 from assistant.space import CARD, WEIGHTS, JointSpace
 from assistant.train import load_training_data, train
 
@@ -31,25 +31,30 @@ N = 48
 
 @pytest.fixture
 def small(settings: Settings, slice_rows: list[dict], tmp_path: Path) -> tuple[Path, Settings]:
-    """A 48-product catalog (features cached by the session), 3 quick epochs, its own model folder."""
+    """A 48-product catalog (features cached by the session), 3 quick epochs, its own model folder; the photo
+    heads and the query tail on a few shopper-style views and real photos (what they learn is tested on the
+    session's model)."""
     folder = write_catalog(tmp_path / "cat", slice_rows[:N])
     quick = replace(settings, catalog_dir=str(folder), data_dir=str(tmp_path / "data"), model_dir="",
-                    index_dir="", train_epochs=3, train_batch=16, space_dim=32)
+                    index_dir="", train_epochs=3, train_batch=16, space_dim=32, photo_views=24, photo_epochs=3,
+                    photo_query_strangers=24)
     return folder, quick
 
 
-def weights(folder: Path) -> dict[str, torch.Tensor]:
-    return load_file(str(folder / WEIGHTS))
+def weights(folder: Path, name: str = WEIGHTS) -> dict[str, torch.Tensor]:
+    return load_file(str(folder / name))
 
 
 def test_same_data_and_settings_give_identical_weights(small: tuple[Path, Settings], tmp_path: Path) -> None:
     folder, s = small
     train(read_catalog(folder), s, tmp_path / "m1")
     train(read_catalog(folder), s, tmp_path / "m2")
-    a, b = weights(tmp_path / "m1"), weights(tmp_path / "m2")
-    assert a.keys() == b.keys() and a
-    for k in a:
-        assert torch.equal(a[k], b[k]), k
+    for name in (WEIGHTS, PHOTO_WEIGHTS, QUERY_WEIGHTS):  # the joint space, the photo heads, the query tail
+        a, b = weights(tmp_path / "m1", name), weights(tmp_path / "m2", name)
+        assert a.keys() == b.keys() and a
+        for k in a:
+            assert torch.equal(a[k], b[k]), (name, k)
+    a = weights(tmp_path / "m1")
     c1, c2 = (json.loads((tmp_path / m / CARD).read_text()) for m in ("m1", "m2"))
     assert c1["data_hash"] == c2["data_hash"] and c1["metrics"]["final_loss"] == c2["metrics"]["final_loss"]
 
