@@ -18,7 +18,18 @@ from PIL import Image
 from assistant.config import Settings
 from assistant.tryon import TOPWEAR
 from assistant.tryon import models as tryon_models
-from assistant.tryon.body import L_ELBOW, L_HIP, L_SHOULDER, R_ELBOW, R_HIP, R_SHOULDER, Pose, analyse
+from assistant.tryon.body import (
+    L_ELBOW,
+    L_HIP,
+    L_SHOULDER,
+    L_WRIST,
+    R_ELBOW,
+    R_HIP,
+    R_SHOULDER,
+    R_WRIST,
+    Pose,
+    analyse,
+)
 from assistant.tryon.garment import cut_out
 from assistant.tryon.render import analyse_shopper, dress, product_garment, protected, render
 from assistant.tryon.warp import backward_grid, tps_apply, tps_fit
@@ -87,6 +98,18 @@ def test_laying_a_garment_leaves_every_other_pixel_and_the_face_identical(tryon_
     margin = int(np.ceil(0.03 * person.shoulder_width))
     near = cv2.dilate((person.mask > 0.5).astype(np.uint8), np.ones((2 * margin + 1, 2 * margin + 1), np.uint8)) > 0
     assert laid[~near].max() == 0 and (laid[person.mask <= 0.5] > 0).mean() < 0.05
+
+
+def test_the_hands_are_kept_past_the_wrist_and_a_sleeve_may_reach_its_cuff(tryon_settings: Settings) -> None:
+    """On a real photo (arms down): each hand's fingers are never covered; the forearm just above the wrist,
+    inside the hand's disc, is open to the sleeve's cuff."""
+    person = analyse_shopper(PEOPLE[2], tryon_settings).body
+    kept, p = protected(person), person.points
+    for wrist, elbow, index in ((L_WRIST, L_ELBOW, 19), (R_WRIST, R_ELBOW, 20)):
+        assert person.seen(wrist, elbow)
+        along = (p[wrist] - p[elbow]) / np.linalg.norm(p[wrist] - p[elbow])
+        finger, cuff = np.round(p[index]).astype(int), np.round(p[wrist] - 0.05 * person.shoulder_width * along).astype(int)
+        assert kept[finger[1], finger[0]] and not kept[cuff[1], cuff[0]]
 
 
 def test_a_synthetic_shirt_painted_on_a_real_person_is_cut_out_again(tryon_settings: Settings) -> None:

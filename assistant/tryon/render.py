@@ -22,9 +22,25 @@ from ..catalog import decode_image
 from ..config import Settings
 from ..errors import InputError
 from . import can_try_on, warp
-from .body import FACE, HAND, L_HIP, L_SHOULDER, R_HIP, R_SHOULDER, Body, Pose, TryOnError, analyse, check_frontal, check_shopper
+from .body import (
+    FACE,
+    HAND,
+    L_ELBOW,
+    L_HIP,
+    L_SHOULDER,
+    R_ELBOW,
+    R_HIP,
+    R_SHOULDER,
+    Body,
+    Pose,
+    TryOnError,
+    analyse,
+    check_frontal,
+    check_shopper,
+)
 from .garment import Garment, cut_out
 
+SLEEVE_PAST_WRIST = 0.03  # a sleeve may cover this share of the shoulder width past the wrist (a cuff)
 NOT_TOPWEAR = "The fitting room dresses you in tops only (shirts, T-shirts, tops, kurtas, sweaters, jackets) for now."
 
 
@@ -99,18 +115,28 @@ def product_garment(product: dict, settings: Settings) -> tuple[Pose, Garment]:
 
 
 def protected(body: Body) -> np.ndarray:
-    """The shopper's pixels a garment never covers: the face (its landmarks' hull, enlarged) and the hands."""
+    """The shopper's pixels a garment never covers: the face (its landmarks' hull, enlarged) and the hands (a
+    disc around each hand's landmarks, only past its wrist seen from the elbow, so a sleeve still reaches its
+    cuff; the whole disc when the elbow is not seen)."""
     shape = body.mask.shape
     out = np.zeros(shape, np.uint8)
     face = body.points[list(FACE)]
     centre = face.mean(0)
     cv2.fillConvexPoly(out, np.round(centre + 1.9 * (face - centre)).astype(np.int32).reshape(-1, 1, 2), 1)
-    for side in (HAND[0::2], HAND[1::2]):  # left hand: 15 17 19 21; right: 16 18 20 22
+    yy, xx = np.mgrid[:shape[0], :shape[1]]
+    for side, elbow in ((HAND[0::2], L_ELBOW), (HAND[1::2], R_ELBOW)):  # left hand: 15 17 19 21; right: 16 ...
         if body.seen(side[0]):
             hand = body.points[list(side)]
             middle = hand.mean(0)
             radius = 1.6 * float(np.linalg.norm(hand - middle, axis=1).max()) + 0.03 * body.shoulder_width
-            cv2.circle(out, tuple(int(v) for v in np.round(middle)), int(radius), 1, -1)
+            disc = np.zeros(shape, np.uint8)
+            cv2.circle(disc, tuple(int(v) for v in np.round(middle)), int(radius), 1, -1)
+            if body.seen(elbow):
+                along = body.points[side[0]] - body.points[elbow]
+                along /= max(float(np.linalg.norm(along)), 1e-6)
+                start = body.points[side[0]] + SLEEVE_PAST_WRIST * body.shoulder_width * along
+                disc &= ((xx - start[0]) * along[0] + (yy - start[1]) * along[1] >= 0).astype(np.uint8)
+            out |= disc
     return out.astype(bool)
 
 
