@@ -96,7 +96,8 @@ def _garment(location: str, stamp: float, article_type: str, models_dir: str, mi
     body = analyse(image, models_dir)
     if body is None or not body.seen(L_SHOULDER, R_SHOULDER, L_HIP, R_HIP, at_least=min_visibility):
         raise TryOnError("This product's photo shows the garment without a person wearing it, so I can't fit it yet.")
-    check_frontal(body, "This product's photo shows the model from the side or back, so I can't fit it yet.")
+    # a flat lay can carry a ghost pose that fails this check: the sentence holds for it and for a model's back
+    check_frontal(body, "This product's photo doesn't show a model from the front, so I can't fit it yet.")
     garment = cut_out(body, article_type)
     if garment.alpha.sum() < 0.05 * body.shoulder_width ** 2:
         raise TryOnError("I can't make out the garment in this product's photo, so I can't fit it yet.")
