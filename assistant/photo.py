@@ -5,9 +5,11 @@ usage) and whether a catalog photo shows the very product. `understanding.py` is
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -154,14 +156,41 @@ def find_item(image: Image.Image, cfg: ItemSettings = ItemSettings()) -> Item | 
     return Item(box, coverage, view, colour_histogram(small, mask))
 
 
-def _save_half(model: nn.Module, card: PhotoCard | QueryCard, folder: Path, weights: str, card_name: str) -> None:
-    """A trained model's weights in float16 (half the bytes to ship; loaded back into float32 parameters) and
-    its card, which records their SHA-256."""
+def _save(state: dict[str, torch.Tensor], card: PhotoCard | QueryCard, folder: Path, weights: str,
+          card_name: str) -> None:
+    """A trained model's weights (as `state` packs them) and its card, which records their SHA-256."""
     folder.mkdir(parents=True, exist_ok=True)
-    state = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in model.state_dict().items()}
-    save_file(state, str(folder / weights))
+    save_file({k: v.contiguous() for k, v in state.items()}, str(folder / weights))
     card.weights_sha256 = sha256_file(folder / weights)
     (folder / card_name).write_text(json.dumps(asdict(card), indent=1, ensure_ascii=False) + "\n")
+
+
+def half(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Floating tensors in float16: half the bytes to ship, loaded back into float32 parameters."""
+    return {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
+
+
+SCALE = ".int8_scale"  # beside a weight stored as int8: its float32 scale per output channel
+
+
+def pack_int8(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Convolution and linear weights as int8 with a scale per output channel (symmetric: a channel's largest
+    magnitude is 127), a quarter of their float32 bytes; other floating tensors (batch norm) in float16."""
+    out = {}
+    for k, v in state.items():
+        if v.is_floating_point() and v.ndim >= 2:
+            v = v.float()
+            scale = v.abs().amax(dim=tuple(range(1, v.ndim)), keepdim=True).clamp_min(1e-12) / 127
+            out[k], out[k + SCALE] = torch.round(v / scale).clamp(-127, 127).to(torch.int8), scale
+        else:
+            out[k] = v.half() if v.is_floating_point() else v
+    return out
+
+
+def unpack_int8(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A state `pack_int8` made, as float32 tensors again (a state without int8 weights passes unchanged)."""
+    return {k: v.float() * state[k + SCALE] if k + SCALE in state else v
+            for k, v in state.items() if not k.endswith(SCALE)}
 
 
 # -- the learned photo heads ----------------------------------------------------------------------------
@@ -240,7 +269,7 @@ class PhotoHeads(nn.Module):
         return {f: v.softmax(-1).numpy() for f, v in out.items()}
 
     def save(self, folder: str | Path) -> None:
-        _save_half(self, self.card, Path(folder), PHOTO_WEIGHTS, PHOTO_CARD)
+        _save(half(self.state_dict()), self.card, Path(folder), PHOTO_WEIGHTS, PHOTO_CARD)
 
     @classmethod
     def load(cls, folder: str | Path) -> PhotoHeads | None:
@@ -269,7 +298,7 @@ QUERY_WEIGHTS, QUERY_CARD = "photo_query.safetensors", "photo_query.json"
 
 @dataclass
 class QueryCard:
-    """How the query tail was tuned and how well it did; beside its weights (float16)."""
+    """How the query tail was tuned and how well it did; beside its weights (int8 per output channel)."""
 
     image_encoder: str
     views: int = 0
@@ -298,12 +327,22 @@ class QueryTail(nn.Module):
     def encode(self, activations: torch.Tensor) -> np.ndarray:
         return self(activations).numpy()
 
+    def load_state_dict(self, state: Mapping[str, torch.Tensor], strict: bool = True, assign: bool = False) -> Any:
+        """Loads a state as saved (int8 weights with their scales; float16 in tails from before them) or plain."""
+        return super().load_state_dict(unpack_int8(dict(state)), strict, assign)
+
+    def settle(self) -> QueryTail:
+        """Round the weights to what `save` keeps (int8 per output channel), so what is measured after training
+        is what ships."""
+        self.load_state_dict(pack_int8(self.state_dict()))
+        return self
+
     def save(self, folder: str | Path) -> None:
-        _save_half(self, self.card, Path(folder), QUERY_WEIGHTS, QUERY_CARD)
+        _save(pack_int8(self.state_dict()), self.card, Path(folder), QUERY_WEIGHTS, QUERY_CARD)
 
     @classmethod
     def load(cls, folder: str | Path, encoder: ImageEncoder) -> QueryTail | None:
-        """The tail saved in a model folder (float16 weights, used as float32); None when it has none or the
+        """The tail saved in a model folder (int8 weights, used as float32); None when it has none or the
         encoder cannot be split."""
         folder = Path(folder)
         if not isinstance(encoder, TunableImageEncoder) or not (

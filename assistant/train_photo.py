@@ -231,7 +231,7 @@ def train_query_tail(products: list[Product], settings: Settings, encoder: Image
             opt.zero_grad()
             loss.backward()
             opt.step()
-    tail.eval()
+    tail.eval().settle()  # measured and calibrated as it ships
     with torch.no_grad():
         sims = _nearest(tail, x[held], gallery)
         best = sims.max(1).values

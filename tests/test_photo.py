@@ -10,6 +10,7 @@ import pytest
 import torch
 from conftest import FASHION
 from PIL import Image
+from safetensors.torch import load_file
 
 from assistant.augment import cut_out, shopper_view, surface
 from assistant.encoders import image_encoder
@@ -19,6 +20,7 @@ from assistant.photo import (
     HUE_BINS,
     QUERY_WEIGHTS,
     SAT_BINS,
+    SCALE,
     VAL_BINS,
     PhotoReading,
     QueryCard,
@@ -26,6 +28,8 @@ from assistant.photo import (
     colour_histogram,
     find_item,
     item_colours,
+    pack_int8,
+    unpack_int8,
 )
 from assistant.train_photo import claim_threshold
 
@@ -164,7 +168,7 @@ def test_the_encoder_splits_into_a_trunk_and_a_tail_with_the_same_features() -> 
     assert isinstance(encoder, TunableImageEncoder)
     images = [photo(RED_BAG), shopper_view(photo(YELLOW_TEE), np.random.default_rng(1))]
     shipped = encoder.encode_image(images)
-    for blocks in (1, 2):  # wherever it is split
+    for blocks in (1, 2, 3):  # wherever it is split
         activations = encoder.trunk(images, blocks)
         assert np.allclose(encoder.finish(activations, blocks), shipped, atol=1e-5)
         with torch.inference_mode():
@@ -173,17 +177,26 @@ def test_the_encoder_splits_into_a_trunk_and_a_tail_with_the_same_features() -> 
         assert not torch.allclose(encoder.trunk(images, 2), encoder.trunk(images))  # two blocks start earlier
 
 
-def test_a_query_tail_saves_in_half_precision_and_loads_checked(tmp_path) -> None:
+def test_a_query_tail_saves_in_int8_and_loads_checked(tmp_path) -> None:
     encoder = image_encoder("efficientnet-lite2")
-    tail = QueryTail(QueryCard(image_encoder=encoder.name, views=3, blocks=2), encoder)
+    tail = QueryTail(QueryCard(image_encoder=encoder.name, views=3, blocks=3), encoder)
     with torch.no_grad():
         tail.tail.head.weight.mul_(1.5)  # as tuning would change it
     tail.save(tmp_path)
     loaded = QueryTail.load(tmp_path, encoder)
-    assert loaded is not None and loaded.card.views == 3 and loaded.card.blocks == 2 and loaded.card.weights_sha256
-    x = encoder.trunk([photo(RED_BAG)], 2)
-    assert np.allclose(loaded.encode(x), tail.encode(x), atol=2e-3)  # float16 weights
-    assert not np.allclose(loaded.encode(x), encoder.finish(x, 2), atol=2e-3)
+    assert loaded is not None and loaded.card.views == 3 and loaded.card.blocks == 3 and loaded.card.weights_sha256
+    x = encoder.trunk([photo(RED_BAG)], 3)
+    assert np.allclose(loaded.encode(x), tail.encode(x), atol=2e-2)  # int8 weights
+    saved = load_file(str(tmp_path / QUERY_WEIGHTS))
+    assert saved["tail.head.weight"].dtype == torch.int8
+    assert np.array_equal(loaded.encode(x), tail.settle().encode(x))  # `settle` keeps what `save` keeps
+    assert not np.allclose(loaded.encode(x), encoder.finish(x, 3), atol=2e-2)
+    w = tail.tail.head.weight.detach()
+    packed = pack_int8({"w": w, "bias": torch.ones(3)})
+    assert packed["bias"].dtype == torch.float16  # batch norm and biases: float16
+    back = unpack_int8(packed)
+    assert set(back) == {"w", "bias"} and (back["w"] - w).abs().max() <= packed["w" + SCALE].max() / 2 + 1e-7
+    assert unpack_int8({"w": w.half()})["w"].dtype == torch.float16  # a float16 tail from before int8 loads as it was
     assert QueryTail.load(tmp_path / "none", encoder) is None
     (tmp_path / QUERY_WEIGHTS).write_bytes(b"broken")
     with pytest.raises(ModelFileError, match=QUERY_WEIGHTS):
