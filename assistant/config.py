@@ -86,7 +86,7 @@ class Settings:
     # the query tail: the image encoder's last blocks tuned on shopper-style views (`photo.QueryTail`); 0 views: none
     # per catalog `train` product, and the encoder's last blocks tuned (with its head convolution): held-out views'
     # top-1 0.19 -> 0.38 with two views and two blocks, 0.39 with three (one and one: 0.22 -> 0.33); it peaks at
-    # 4-5 epochs; its weights ship as int8 (three blocks: 2.3 MB)
+    # 4-5 epochs; its weights ship as int8 (three blocks: 2.4 MB)
     photo_query_views: int = 2
     photo_query_blocks: int = 3
     photo_query_epochs: int = 4
