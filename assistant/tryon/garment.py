@@ -90,10 +90,10 @@ def cut_out(body: Body, article_type: str) -> Garment:
     p_garment = garment.ravel()[codes]
     p_other = np.max([h.ravel()[codes] for h in others], axis=0) if others else np.zeros(shape)
     down = body.torso[2:].mean(0) - body.torso[:2].mean(0)
-    prior = np.where(_beside(body.torso[2:], down, 0.0, shape) & ("legs" in where), 1.0, GARMENT_PRIOR)
+    prior = np.where(beside(body.torso[2:], down, 0.0, shape) & ("legs" in where), 1.0, GARMENT_PRIOR)
     mask = person & (prior * p_garment > p_other)
     reach = HEM_REACH["long" if article_type in LONG_TOPS else "short"]
-    mask &= _beside(body.torso[:2], down, -NECK_CUT, shape) & ~_beside(body.torso[2:], down, reach, shape)
+    mask &= beside(body.torso[:2], down, -NECK_CUT, shape) & ~beside(body.torso[2:], down, reach, shape)
     mask |= where["garment"]
     radius = max(1, round(0.03 * body.shoulder_width))
     mask = ndimage.binary_opening(mask, iterations=1)
@@ -108,8 +108,9 @@ def cut_out(body: Body, article_type: str) -> Garment:
     return Garment(rgb, alpha)
 
 
-def _beside(line: np.ndarray, down: np.ndarray, shift: float, shape: tuple[int, int]) -> np.ndarray:
-    """Pixels below the line through the two points `line` moved by `shift` x `down` (down the body)."""
+def beside(line: np.ndarray, down: np.ndarray, shift: float, shape: tuple[int, int]) -> np.ndarray:
+    """Pixels on the `down` side of the line through the two points `line` (across it), moved by `shift` x `down`
+    (down the body; along a forearm past its wrist)."""
     normal = down / max(np.linalg.norm(down), 1e-6)
     origin = line.mean(0) + shift * down
     yy, xx = np.mgrid[:shape[0], :shape[1]]

@@ -38,7 +38,7 @@ from .body import (
     check_frontal,
     check_shopper,
 )
-from .garment import Garment, cut_out
+from .garment import Garment, beside, cut_out
 
 SLEEVE_PAST_WRIST = 0.03  # a sleeve may cover this share of the shoulder width past the wrist (a cuff)
 NOT_TOPWEAR = "The fitting room dresses you in tops only (shirts, T-shirts, tops, kurtas, sweaters, jackets) for now."
@@ -124,7 +124,6 @@ def protected(body: Body) -> np.ndarray:
     face = body.points[list(FACE)]
     centre = face.mean(0)
     cv2.fillConvexPoly(out, np.round(centre + 1.9 * (face - centre)).astype(np.int32).reshape(-1, 1, 2), 1)
-    yy, xx = np.mgrid[:shape[0], :shape[1]]
     for side, elbow in ((HAND[0::2], L_ELBOW), (HAND[1::2], R_ELBOW)):  # left hand: 15 17 19 21; right: 16 ...
         if body.seen(side[0]):
             hand = body.points[list(side)]
@@ -134,9 +133,8 @@ def protected(body: Body) -> np.ndarray:
             cv2.circle(disc, tuple(int(v) for v in np.round(middle)), int(radius), 1, -1)
             if body.seen(elbow):
                 along = body.points[side[0]] - body.points[elbow]
-                along /= max(float(np.linalg.norm(along)), 1e-6)
-                start = body.points[side[0]] + SLEEVE_PAST_WRIST * body.shoulder_width * along
-                disc &= ((xx - start[0]) * along[0] + (yy - start[1]) * along[1] >= 0).astype(np.uint8)
+                reach = SLEEVE_PAST_WRIST * body.shoulder_width / max(float(np.linalg.norm(along)), 1e-6)
+                disc &= beside(body.points[[side[0], side[0]]], along, reach, shape)
             out |= disc
     return out.astype(bool)
 
