@@ -2,9 +2,9 @@
 # Rehearse the Hugging Face Space build on this machine, as the Space builder does it: requirements.txt
 # alone into a fresh venv in an empty folder, then the repository copied in, then `python app.py`.
 #
-#   scripts/space_check.sh resolve   `make space-resolve` (~2 min): requirements.txt resolves to a complete
+#   scripts/space_check.sh resolve   `make space-resolve` (~2 min), run by CI: requirements.txt resolves to a complete
 #                                    install, and each pin has a wheel for the Space's Python 3.12
-#   scripts/space_check.sh full      `make space-check`, run by CI (~9 min on a busy 2-core machine): each
+#   scripts/space_check.sh full      `make space-check` (6.5-9 min on a 2-core machine), before a release: each
 #                                    pin has a wheel for Python 3.12; requirements.txt installed alone into
 #                                    a fresh venv; HEAD cloned beside it; bench.start run there with no
 #                                    network at all (a network namespace of its own, loopback only), no
