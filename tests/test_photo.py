@@ -168,6 +168,11 @@ def test_the_encoder_splits_into_a_trunk_and_a_tail_with_the_same_features() -> 
     assert isinstance(encoder, TunableImageEncoder)
     images = [photo(RED_BAG), shopper_view(photo(YELLOW_TEE), np.random.default_rng(1))]
     shipped = encoder.encode_image(images)
+    # it encodes with its batch norms folded into the convolutions: the packaged model's features, unfolded
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in encoder.fast.modules())
+    with torch.inference_mode():
+        unfolded = encoder.model.extract_features(encoder._tensor(images)).mean(dim=(2, 3)).numpy()
+    assert np.allclose(shipped, unfolded / np.linalg.norm(unfolded, axis=1, keepdims=True), atol=1e-5)
     for blocks in (1, 2, 3):  # wherever it is split
         activations = encoder.trunk(images, blocks)
         assert np.allclose(encoder.finish(activations, blocks), shipped, atol=1e-5)
