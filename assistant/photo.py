@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps
+from PIL import Image
 from safetensors.torch import save_file
 from scipy import ndimage
 from torch import nn
@@ -42,10 +42,6 @@ class ItemSettings:
     # the item is whitened in place, not cropped, so the photo keeps the catalog's framing
     flood: int = 20  # on such a background the query is also the photo with its background flood-filled to white
     # from the frame (summed channel difference to the seed colour at most this): dev photo R@10 0.985 -> 0.995
-    # An item cut from a busy background (a shopper's photo, through the tuned tail) is read mirrored too, one
-    # more view in the encoder's batch: the heads read the mean of both views' features and the query adds the
-    # mirrored view's at this weight (dev shopper R@10 0.820 -> 0.845, type 0.860 -> 0.875; 0: read once)
-    mirrored_query: float = 0.5
 
 
 @dataclass
@@ -423,19 +419,14 @@ def read_photo(image: Image.Image, encoder: ImageEncoder, heads: PhotoHeads | No
     item = find_item(image, cfg)
     light = item is not None and item.box == (0, 0, *image.size)
     white = whiten_background(image, cfg.flood) if light else None
+    views = [image] + ([item.view] if item is not None else []) + ([white] if white is not None else [])
     use_tail = tuned is not None and item is not None and not light and isinstance(encoder, TunableImageEncoder)
-    mirror = use_tail and cfg.mirrored_query > 0
-    views = ([image] + ([item.view] if item is not None else []) + ([white] if white is not None else [])
-             + ([ImageOps.mirror(item.view)] if mirror else []))
     if use_tail:
         activations = encoder.trunk(views, tuned.card.blocks)  # one batch; the shipped and tuned tails both read it
-        feats, queries = encoder.finish(activations, tuned.card.blocks), tuned.encode(activations[1:])
-        query = normalise(queries[0] + cfg.mirrored_query * queries[1]) if mirror else queries[0]
+        feats, query = encoder.finish(activations, tuned.card.blocks), tuned.encode(activations[1:2])[0]
     else:
         feats = encoder.encode_image(views)  # one batch
     whole, seen = feats[0], feats[1] if item is not None else feats[0]
-    if mirror:
-        seen = normalise(seen + feats[2])
     x = photo_input(seen, whole, _middle_colours(image) if item is None else item.colours, item is not None)
     if not use_tail:
         query = normalise(whole + (feats[2] if white is not None else 0) if light else seen)
