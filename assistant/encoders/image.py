@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 from PIL import Image
+from torch.nn.utils import fuse_conv_bn_eval
 
 from .base import ModelFileError, normalise, packaged_file
 
@@ -79,28 +80,18 @@ class EfficientNetLiteEncoder:
         return normalise(x.mean(dim=(2, 3)).numpy())
 
 
-def _fold(conv: torch.nn.Conv2d, bn: torch.nn.BatchNorm2d) -> None:
-    """Fold an inference-mode batch norm into the convolution before it (scale the filters, shift the bias)."""
-    scale = bn.weight.detach() / torch.sqrt(bn.running_var + bn.eps)
-    bias = conv.bias.detach() if conv.bias is not None else torch.zeros_like(bn.running_mean)
-    conv.weight = torch.nn.Parameter(conv.weight.detach() * scale.reshape(-1, 1, 1, 1), requires_grad=False)
-    conv.bias = torch.nn.Parameter(bn.bias.detach() + (bias - bn.running_mean) * scale, requires_grad=False)
-
-
 def fold_batch_norms(model: torch.nn.Module) -> torch.nn.Module:
-    """A copy of an EfficientNet(-Lite) for inference, each batch norm folded into the convolution before it:
-    the same features within float rounding (~1e-5), one fewer pass over each activation map (a two-image batch
-    78 -> 66 ms on 2 CPU cores)."""
+    """A copy of an EfficientNet(-Lite) for inference, each batch norm folded into the convolution before it
+    (`torch.nn.utils.fuse_conv_bn_eval`): the same features within float rounding (~1e-5), one fewer pass over
+    each activation map (a two-image batch 78 -> 66 ms on 2 CPU cores)."""
     fast = copy.deepcopy(model).eval()
-    _fold(fast._conv_stem, fast._bn0)
-    fast._bn0 = torch.nn.Identity()
-    for block in fast._blocks:
-        for conv, bn in (("_expand_conv", "_bn0"), ("_depthwise_conv", "_bn1"), ("_project_conv", "_bn2")):
-            if hasattr(block, conv):  # the first blocks expand nothing
-                _fold(getattr(block, conv), getattr(block, bn))
-                setattr(block, bn, torch.nn.Identity())
-    _fold(fast._conv_head, fast._bn1)
-    fast._bn1 = torch.nn.Identity()
+    pairs = [(fast, "_conv_stem", "_bn0"), (fast, "_conv_head", "_bn1")]
+    pairs += [(block, conv, bn) for block in fast._blocks
+              for conv, bn in (("_expand_conv", "_bn0"), ("_depthwise_conv", "_bn1"), ("_project_conv", "_bn2"))
+              if hasattr(block, conv)]  # the first blocks expand nothing
+    for owner, conv, bn in pairs:
+        setattr(owner, conv, fuse_conv_bn_eval(getattr(owner, conv), getattr(owner, bn)))
+        setattr(owner, bn, torch.nn.Identity())
     return fast
 
 
