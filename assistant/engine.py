@@ -311,6 +311,16 @@ class Engine:
             return reading.facets(self.settings.photo_facet_confidence, self.settings.photo_kind_confidence)
         return {f: max(v.items(), key=lambda kv: kv[1])[0] for f, v in votes.items()}
 
+    def _lookalike(self, nearest: list[Hit], shown: set[str]) -> Hit | None:
+        """The closest catalog photo of any kind not `shown` yet, when the tuned query is close enough to its
+        nearest to likely show a catalog product: among the `photo_lookalike_neighbours` nearest, within
+        `photo_lookalike_margin` of the nearest."""
+        if not nearest or nearest[0].score < self.settings.photo_lead_similarity:
+            return None
+        least = nearest[0].score - self.settings.photo_lookalike_margin
+        return next((h for h in nearest[: self.settings.photo_lookalike_neighbours]
+                     if h.score >= least and h.id not in shown), None)
+
     def _search_photo(self, photo: Image.Image, u: Understanding | None, filters: Filters, k: int,
                       like_ids: tuple[str, ...], dislike_ids: tuple[str, ...]) -> SearchResult:
         notes: list[str] = []
@@ -342,7 +352,7 @@ class Engine:
                        if h.id in vecs else h for h in raw]
                 raw.sort(key=lambda h: -h.score)
             claimed = [i for i in claimed if i in {h.id for h in raw}]
-            return SearchResult(self._rank_photo(raw, reading, seen, kind, claimed, k), None, photo_facets=seen,
+            return SearchResult(self._rank_photo(raw, reading, seen, kind, claimed, k, nearest), None, photo_facets=seen,
                                 notes=notes, same_product=claimed, photo=True)
         # photo + words: what the photo shows, changed by what the words ask for
         facets: dict[str, tuple[str, ...]] = {}
@@ -359,28 +369,38 @@ class Engine:
         return SearchResult(ranked, u, photo_facets=seen, notes=notes, photo=True)
 
     def _rank_photo(self, raw: list[Hit], reading: PhotoReading, seen: dict[str, str],
-                    kind: dict[str, tuple[str, ...]], claimed: list[str], k: int) -> list[ProductHit]:
+                    kind: dict[str, tuple[str, ...]], claimed: list[str], k: int,
+                    nearest: list[Hit] | None = None) -> list[ProductHit]:
         """The very product first (when claimed), then products of the same look: the kinds of product the photo
         shows first, then photo similarity plus, per facet (type, gender, colour), the photo heads' probability
         of the product's value (without heads, a boost for sharing what the nearest photos voted). A tuned query
-        close to a catalog photo (`photo_lead_similarity`) puts the most similar photo of those kinds first."""
+        close to a catalog photo (`photo_lead_similarity`) puts the most similar photo of those kinds first, and
+        keeps a place on the first page for the closest photo of any kind among the `nearest` (not limited to
+        those kinds), should the kinds read leave it out."""
         if not raw:
             return []
         facets = ("article_type", "gender", "base_colour")
         if reading.probabilities and not self._close(raw):
             weight = self.settings.photo_facet_weight
-            ranked = [ProductHit(h.id, h.score + weight * sum(reading.probabilities[f].get(h.metadata.get(f, ""), 0.0)
-                                                             for f in facets)
-                                 + self.settings.facet_boost * all(h.metadata.get(f) in v for f, v in kind.items()),
-                                 h.metadata,
-                                 tuple(f"{f.replace('base_', '').replace('_', ' ')}: {h.metadata.get(f)}"
-                                       for f in facets if f in seen and h.metadata.get(f) == seen[f]))
-                      for h in raw]
-            ranked.sort(key=lambda p: -p.score)
+
+            def scored(h: Hit) -> ProductHit:
+                return ProductHit(h.id, h.score + weight * sum(reading.probabilities[f].get(h.metadata.get(f, ""), 0.0)
+                                                               for f in facets)
+                                  + self.settings.facet_boost * all(h.metadata.get(f) in v for f, v in kind.items()),
+                                  h.metadata,
+                                  tuple(f"{f.replace('base_', '').replace('_', ' ')}: {h.metadata.get(f)}"
+                                        for f in facets if f in seen and h.metadata.get(f) == seen[f]))
+
+            ranked = sorted((scored(h) for h in raw), key=lambda p: -p.score)
             if reading.tuned and raw[0].score >= self.settings.photo_lead_similarity:
                 # likely a photo of a catalog product: the most similar photo of the kinds it shows leads
                 lead = next((h.id for h in raw if all(h.metadata.get(f) in v for f, v in kind.items())), raw[0].id)
                 ranked.sort(key=lambda p: p.id != lead)  # stable: the rest keep their order
+            place = self.settings.photo_lookalike_place - 1
+            lookalike = self._lookalike(nearest or [], {h.id for h in ranked[:place + 1]}) if reading.tuned else None
+            if lookalike is not None:
+                ranked = [h for h in ranked if h.id != lookalike.id]
+                ranked.insert(place, scored(lookalike))
         else:
             ranked = self._rank(raw, {f: (seen[f],) for f in facets if f in seen}, len(raw),
                                 boost=self.settings.photo_facet_boost)

@@ -60,6 +60,33 @@ def test_a_tuned_photo_close_to_a_catalog_photo_puts_that_product_first(engine: 
     assert order(reading, far) == ["blue", "grey", "bag"]
 
 
+def test_the_closest_photo_of_another_kind_keeps_a_place_on_the_first_page(engine: Engine,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A misread type (a kurta read as a shirt) must not hide the very product: when a tuned query is close to a
+    catalog photo, the closest of any kind not shown yet takes the page's reserved place, within a margin of the
+    nearest, and only then."""
+    monkeypatch.setattr(engine, "settings", replace(engine.settings, photo_lookalike_place=2))
+    lead, margin = engine.settings.photo_lead_similarity, engine.settings.photo_lookalike_margin
+
+    def shirt(pid: str, score: float) -> Hit:
+        return Hit(pid, score, {"article_type": "Shirts", "base_colour": "Blue", "gender": "Men"})
+
+    raw = [shirt("a", lead + 0.1), shirt("b", lead + 0.09)]  # close to a photo, not catalog-like (0.8)
+    reading = PhotoReading(np.zeros(4, np.float32), {"article_type": {"Shirts": 1.0}, "base_colour": {"Blue": 1.0},
+                                                     "gender": {"Men": 1.0}}, item_found=True, tuned=True)
+
+    def order(r: PhotoReading, kurta_score: float, hits: list[Hit] = raw) -> list[str]:
+        kurta = Hit("kurta", kurta_score, {"article_type": "Kurtas", "base_colour": "Pink", "gender": "Women"})
+        nearest = sorted([*hits, kurta], key=lambda h: -h.score)
+        return [h.id for h in engine._rank_photo(hits, r, {}, {"article_type": ("Shirts",)}, [], 3, nearest)]
+
+    assert order(reading, lead + 0.1 - margin / 2) == ["a", "kurta", "b"]  # within the margin: it takes place 2
+    assert order(reading, lead + 0.1 - margin * 1.5) == ["a", "b"]  # further: the shirts keep the page
+    assert order(replace(reading, tuned=False), lead + 0.1 - margin / 2) == ["a", "b"]
+    far = [replace(h, score=h.score - 0.3) for h in raw]  # nothing close: likely not a catalog product
+    assert order(reading, lead - 0.2 - margin / 2, far) == ["a", "b"]
+
+
 @pytest.mark.parametrize(("query", "want"), [
     ("men's blue shirts", {"gender": "Men", "base_colour": "Blue", "article_type": "Shirts"}),
     ("black watch for men", {"gender": "Men", "base_colour": "Black", "article_type": "Watches"}),
