@@ -123,6 +123,11 @@ class Settings:
     # similar photo among the kinds it shows comes first, before the heads' colour and gender weigh in
     # (dev, simulated: 0.6 / 0.65 / off -> shopper R@1 0.585 / 0.575 / 0.56, photo R@1 0.94, realphoto 0.852)
     photo_lead_similarity: float = 0.6
+    # a shopper's photo through the tuned tail: the whole photo's tuned query added to the item's at this weight
+    # (a second crop holding all of the item where the finder cut it short; dev, through the engine, 0 / 0.2 /
+    # 0.3 / 0.4 / 0.5 -> shopper R@1 0.575 / 0.59 / 0.60 / 0.585 / 0.585, R@10 0.85 / 0.855 / 0.855 / 0.86 / 0.87,
+    # composed-shopper 0.769 / 0.778 / 0.783 / 0.771 / 0.781, realphoto match@1 0.850 / 0.852 / 0.854 / 0.85 / 0.852)
+    photo_whole_weight: float = 0.3
     # ... and the first page keeps a place (this one, 1-based) for the most similar catalog photo of any kind
     # among the nearest few, within a margin of the nearest, when the kinds read leave it out: a misread type
     # (a kurta read as a top, a jacket as a sweatshirt) no longer hides the very product (dev shopper, simulated:

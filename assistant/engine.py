@@ -135,7 +135,8 @@ class Engine:
 
     def read_photo(self, image: Image.Image) -> PhotoReading:
         """The item found in the photo, its query vector among catalog photos and what it shows."""
-        return read_photo(image, self.image_encoder, self.photo_heads, self.query_tail)
+        return read_photo(image, self.image_encoder, self.photo_heads, self.query_tail,
+                          whole_weight=self.settings.photo_whole_weight)
 
     def transcribe(self, audio: bytes | str | Path) -> Transcript:
         """A voice clip (bytes or file path) to text; silence gives an empty text and a note."""

@@ -410,12 +410,14 @@ class PhotoReading:
 
 
 def read_photo(image: Image.Image, encoder: ImageEncoder, heads: PhotoHeads | None, tuned: QueryTail | None = None,
-               cfg: ItemSettings = ItemSettings()) -> PhotoReading:
+               cfg: ItemSettings = ItemSettings(), whole_weight: float = 0.0) -> PhotoReading:
     """Find the item, encode it and (with heads) say what it is from the item's and the photo's features. The
     query among the catalog's photos is the item's features on a busy background (through the tuned tail when
     there is one); on a light one (a wall, a studio sweep: the framing is the catalog's already) it is the photo
     as it is averaged with its background flood-filled white, as the catalog's own photos are best matched that
-    way (a catalog photo finds itself at similarity 1; the whitened item alone: dev photo R@1 0.88 against 0.935)."""
+    way (a catalog photo finds itself at similarity 1; the whitened item alone: dev photo R@1 0.88 against 0.935).
+    Through the tail, the whole photo's tuned query is added at `whole_weight`: a second crop that holds all of
+    the item where the finder cut it short, at the cost of one more image through the tail's blocks."""
     item = find_item(image, cfg)
     light = item is not None and item.box == (0, 0, *image.size)
     white = whiten_background(image, cfg.flood) if light else None
@@ -423,7 +425,8 @@ def read_photo(image: Image.Image, encoder: ImageEncoder, heads: PhotoHeads | No
     use_tail = tuned is not None and item is not None and not light and isinstance(encoder, TunableImageEncoder)
     if use_tail:
         activations = encoder.trunk(views, tuned.card.blocks)  # one batch; the shipped and tuned tails both read it
-        feats, query = encoder.finish(activations, tuned.card.blocks), tuned.encode(activations[1:2])[0]
+        feats, queries = encoder.finish(activations, tuned.card.blocks), tuned.encode(activations[:2])
+        query = normalise(queries[1] + whole_weight * queries[0]) if whole_weight else queries[1]
     else:
         feats = encoder.encode_image(views)  # one batch
     whole, seen = feats[0], feats[1] if item is not None else feats[0]

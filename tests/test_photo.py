@@ -14,7 +14,7 @@ from safetensors.torch import load_file
 
 from assistant.augment import cut_out, shopper_view, surface
 from assistant.encoders import image_encoder
-from assistant.encoders.base import ModelFileError, TunableImageEncoder
+from assistant.encoders.base import ModelFileError, TunableImageEncoder, normalise
 from assistant.photo import (
     HIST_DIM,
     HUE_BINS,
@@ -29,6 +29,7 @@ from assistant.photo import (
     find_item,
     item_colours,
     pack_int8,
+    read_photo,
     unpack_int8,
 )
 from assistant.train_photo import claim_threshold
@@ -180,6 +181,23 @@ def test_the_encoder_splits_into_a_trunk_and_a_tail_with_the_same_features() -> 
             assert np.allclose(encoder.tail(blocks).eval()(activations).numpy(), shipped, atol=1e-5)
     with torch.inference_mode():
         assert not torch.allclose(encoder.trunk(images, 2), encoder.trunk(images))  # two blocks start earlier
+
+
+def test_through_the_tail_the_whole_photo_is_a_second_crop_of_the_query() -> None:
+    """A shopper's photo on a busy background is searched with the item's tuned query plus the whole photo's at
+    `whole_weight` (0: the item's alone); what the heads read is the same either way."""
+    encoder = image_encoder("efficientnet-lite2")
+    tail = QueryTail(QueryCard(image_encoder=encoder.name, views=2, blocks=2), encoder)  # untuned: shipped features
+    base = np.clip(np.array((90, 140, 200)) + np.random.default_rng(3).normal(0, 10, (320, 320, 3)), 0, 255)
+    picture, _ = laid_on(photo(YELLOW_TEE), Image.fromarray(base.astype(np.uint8)), (10, 150), 0.7)
+    item = find_item(picture)
+    assert item is not None
+    whole, seen = encoder.encode_image([picture, item.view])
+    alone = read_photo(picture, encoder, None, tail)
+    assert alone.tuned and np.allclose(alone.query, seen, atol=1e-4)
+    both = read_photo(picture, encoder, None, tail, whole_weight=0.5)
+    assert both.tuned and np.allclose(both.query, normalise(seen + 0.5 * whole), atol=1e-4)
+    assert np.allclose(both.whole, alone.whole) and not np.allclose(both.query, alone.query, atol=1e-3)
 
 
 def test_a_query_tail_saves_in_int8_and_loads_checked(tmp_path) -> None:
