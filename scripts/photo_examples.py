@@ -2,7 +2,7 @@
 shows, and its first results (a green frame where it claims "the same product"). For the README.
 
     python scripts/photo_examples.py --queries ../shared/eval/fashion-dev/realphoto.jsonl --queries \
-        ../shared/eval/fashion-dev/shopper.jsonl --per-file 4 --out assets/photo-examples.png
+        ../shared/eval/fashion-dev/shopper.jsonl --per-file 3 --out assets/photo-examples.jpg
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def main() -> None:
     ap.add_argument("--queries", action="append", required=True, help="a query file with photos (repeatable)")
     ap.add_argument("--per-file", type=int, default=4)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--out", default="assets/photo-examples.png")
+    ap.add_argument("--out", default="assets/photo-examples.jpg")
     args = ap.parse_args()
     engine = Engine(Settings.from_env())
     rng = random.Random(args.seed)
