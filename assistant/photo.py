@@ -425,8 +425,12 @@ def read_photo(image: Image.Image, encoder: ImageEncoder, heads: PhotoHeads | No
     use_tail = tuned is not None and item is not None and not light and isinstance(encoder, TunableImageEncoder)
     if use_tail:
         activations = encoder.trunk(views, tuned.card.blocks)  # one batch; the shipped and tuned tails both read it
-        feats, queries = encoder.finish(activations, tuned.card.blocks), tuned.encode(activations[:2])
-        query = normalise(queries[1] + whole_weight * queries[0]) if whole_weight else queries[1]
+        feats = encoder.finish(activations, tuned.card.blocks)
+        if whole_weight:  # the item's and the whole photo's tuned queries, in one pass through the tail
+            whole_query, item_query = tuned.encode(activations[:2])
+            query = normalise(item_query + whole_weight * whole_query)
+        else:
+            query = tuned.encode(activations[1:2])[0]
     else:
         feats = encoder.encode_image(views)  # one batch
     whole, seen = feats[0], feats[1] if item is not None else feats[0]
