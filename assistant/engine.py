@@ -302,15 +302,30 @@ class Engine:
     def photo_facets(self, reading: PhotoReading, votes: dict[str, dict[str, float]], hits: list[Hit],
                      claimed: list[str]) -> dict[str, str]:
         """What the photo shows: the claimed product's own type, colour, gender and usage; else what the reading
-        (the photo heads moved towards the nearest photos' vote) is sure of; for a catalog-like photo or without
+        (the photo heads moved towards the nearest photos' vote) is sure of, with the `photo_lead_facets` of the
+        product it most likely shows (`_lead`, the one the ranking puts first) in place; for a catalog-like photo or without
         heads, the vote's choice (its nearest photos are nearly the same: dev photo colour right 0.925 that way,
         0.88 when a split vote says nothing)."""
         if claimed:
             meta = next(h.metadata for h in hits if h.id == claimed[0])
             return {f: meta[f] for f in PHOTO_FACETS if meta.get(f)}
         if reading.probabilities and not self._close(hits):
-            return reading.facets(self.settings.photo_facet_confidence, self.settings.photo_kind_confidence)
+            said = reading.facets(self.settings.photo_facet_confidence, self.settings.photo_kind_confidence)
+            lead = self._lead(reading, hits)
+            if lead is not None:
+                said.update({f: lead.metadata[f] for f in self.settings.photo_lead_facets if lead.metadata.get(f)})
+            return said
         return {f: max(v.items(), key=lambda kv: kv[1])[0] for f, v in votes.items()}
+
+    def _lead(self, reading: PhotoReading, hits: list[Hit]) -> Hit | None:
+        """The catalog product a tuned query most likely shows: its most similar photo among the kinds the photo
+        heads read, when at least `photo_lead_similarity` similar."""
+        if not reading.tuned or not hits:
+            return None
+        s = self.settings
+        kinds = reading.likely("article_type", s.photo_kind_mass, s.photo_kind_most)
+        lead = next((h for h in hits if not kinds or h.metadata.get("article_type") in kinds), None)
+        return lead if lead is not None and lead.score >= s.photo_lead_similarity else None
 
     def _lookalike(self, nearest: list[Hit], shown: set[str]) -> Hit | None:
         """The closest catalog photo of any kind not `shown` yet, when the tuned query is close enough to its
@@ -393,10 +408,9 @@ class Engine:
                                         for f in facets if f in seen and h.metadata.get(f) == seen[f]))
 
             ranked = sorted((scored(h) for h in raw), key=lambda p: -p.score)
-            if reading.tuned and raw[0].score >= self.settings.photo_lead_similarity:
-                # likely a photo of a catalog product: the most similar photo of the kinds it shows leads
-                lead = next((h.id for h in raw if all(h.metadata.get(f) in v for f, v in kind.items())), raw[0].id)
-                ranked.sort(key=lambda p: p.id != lead)  # stable: the rest keep their order
+            lead = self._lead(reading, raw)
+            if lead is not None:  # likely a photo of a catalog product: the most similar photo of the kinds it shows
+                ranked.sort(key=lambda p: p.id != lead.id)  # stable: the rest keep their order
             place = self.settings.photo_lookalike_place - 1
             lookalike = self._lookalike(nearest or [], {h.id for h in ranked[:place + 1]}) if reading.tuned else None
             if lookalike is not None:

@@ -87,6 +87,25 @@ def test_the_closest_photo_of_another_kind_keeps_a_place_on_the_first_page(engin
     assert order(reading, lead - 0.2 - margin / 2, far) == ["a", "b"]
 
 
+def test_a_photo_likely_of_a_catalog_product_is_said_to_show_that_products_kind(engine: Engine) -> None:
+    """What the photo shows comes from the same reading as the ranking: when a tuned query is close to a catalog
+    photo of a kind the heads read, that product's type and who it is for are said (the heads' colour stays);
+    far from any photo, or untuned, the heads alone speak."""
+    lead = engine.settings.photo_lead_similarity
+    assert set(engine.settings.photo_lead_facets) == {"article_type", "gender"}
+    reading = PhotoReading(np.zeros(4, np.float32), {"article_type": {"Tops": 0.55, "Tshirts": 0.45},
+                                                     "gender": {"Men": 0.6, "Women": 0.4},
+                                                     "base_colour": {"Pink": 0.9, "Red": 0.1}},
+                           item_found=True, tuned=True)
+    hits = [Hit("skirt", lead + 0.1, {"article_type": "Skirts", "gender": "Women", "base_colour": "Red"}),
+            Hit("tee", lead + 0.05, {"article_type": "Tshirts", "gender": "Women", "base_colour": "Red"})]
+    heads = {"article_type": "Tops", "gender": "Men", "base_colour": "Pink"}
+    assert engine.photo_facets(reading, {}, hits, []) == {**heads, "article_type": "Tshirts", "gender": "Women"}
+    far = [replace(h, score=lead - 0.05) for h in hits]
+    assert engine.photo_facets(reading, {}, far, []) == heads
+    assert engine.photo_facets(replace(reading, tuned=False), {}, hits, []) == heads
+
+
 @pytest.mark.parametrize(("query", "want"), [
     ("men's blue shirts", {"gender": "Men", "base_colour": "Blue", "article_type": "Shirts"}),
     ("black watch for men", {"gender": "Men", "base_colour": "Black", "article_type": "Watches"}),

@@ -61,6 +61,16 @@ def test_without_catalog_dir_or_shared_data_the_demo_catalog_is_served(monkeypat
     assert Settings.from_env().catalog_dir == str(tmp_path / "mine")
 
 
+def test_settings_are_overridden_from_the_environment_by_type(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ASSISTANT_TOP_K", "7")
+    monkeypatch.setenv("ASSISTANT_PHOTO_LEAD_SIMILARITY", "0.65")
+    monkeypatch.setenv("ASSISTANT_PHOTO_LEAD_FACETS", "gender, article_type")
+    s = Settings.from_env()
+    assert (s.top_k, s.photo_lead_similarity, s.photo_lead_facets) == (7, 0.65, ("gender", "article_type"))
+    monkeypatch.setenv("ASSISTANT_PHOTO_LEAD_FACETS", ",")  # none: the heads alone say what the photo shows
+    assert Settings.from_env().photo_lead_facets == ()
+
+
 @pytest.mark.slow
 def test_a_fresh_clone_with_nothing_beside_it_serves_words_photos_and_voice(tmp_path: Path) -> None:
     """The committed HEAD, cloned where no ../shared is, started as `python app.py` with no CATALOG_DIR:
