@@ -312,14 +312,17 @@ class Engine:
         if reading.probabilities and not self._close(hits):
             said = reading.facets(self.settings.photo_facet_confidence, self.settings.photo_kind_confidence)
             lead = self._lead(reading, hits)
-            if lead is not None:
+            kinds = reading.probabilities.get("article_type", {})
+            if lead is not None and (kinds.get(lead.metadata.get("article_type", ""), 0.0)
+                                     >= self.settings.photo_lead_kind_share * max(kinds.values(), default=0.0)):
                 said.update({f: lead.metadata[f] for f in self.settings.photo_lead_facets if lead.metadata.get(f)})
             return said
         return {f: max(v.items(), key=lambda kv: kv[1])[0] for f, v in votes.items()}
 
     def _lead(self, reading: PhotoReading, hits: list[Hit]) -> Hit | None:
         """The catalog product a tuned query most likely shows: its most similar photo among the kinds the photo
-        heads read, when at least `photo_lead_similarity` similar."""
+        heads read (of any kind when they cannot narrow the kinds down), when at least `photo_lead_similarity`
+        similar."""
         if not reading.tuned or not hits:
             return None
         s = self.settings

@@ -90,7 +90,7 @@ def test_the_closest_photo_of_another_kind_keeps_a_place_on_the_first_page(engin
 def test_a_photo_likely_of_a_catalog_product_is_said_to_show_that_products_kind(engine: Engine) -> None:
     """What the photo shows comes from the same reading as the ranking: when a tuned query is close to a catalog
     photo of a kind the heads read, that product's type and who it is for are said (the heads' colour stays);
-    far from any photo, or untuned, the heads alone speak."""
+    far from any photo, untuned, or of a kind the heads barely considered, the heads alone speak."""
     lead = engine.settings.photo_lead_similarity
     assert set(engine.settings.photo_lead_facets) == {"article_type", "gender"}
     reading = PhotoReading(np.zeros(4, np.float32), {"article_type": {"Tops": 0.55, "Tshirts": 0.45},
@@ -103,6 +103,10 @@ def test_a_photo_likely_of_a_catalog_product_is_said_to_show_that_products_kind(
     assert engine.photo_facets(reading, {}, hits, []) == {**heads, "article_type": "Tshirts", "gender": "Women"}
     far = [replace(h, score=lead - 0.05) for h in hits]
     assert engine.photo_facets(reading, {}, far, []) == heads
+    barely = {"Tops": 0.6, "Tshirts": 0.15, "Shirts": 0.1}  # T-shirts among the likely kinds, far behind tops
+    assert 0.15 < engine.settings.photo_lead_kind_share * 0.6
+    assert engine.photo_facets(replace(reading, probabilities={**reading.probabilities, "article_type": barely}),
+                               {}, hits, []) == heads
     assert engine.photo_facets(replace(reading, tuned=False), {}, hits, []) == heads
 
 
