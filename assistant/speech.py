@@ -150,11 +150,29 @@ def packaged_whisper_base(cache_dir: Path) -> Path:
     return target
 
 
+def _loop_start(text: str, n: int) -> int | None:
+    """Where a decoding loop starts repeating (the offset of the first word of the first `n` words seen
+    before), or None."""
+    words = list(re.finditer(r"\w+", text.lower()))
+    seen: set[tuple[str, ...]] = set()
+    for i in range(len(words) - n + 1):
+        gram = tuple(w.group() for w in words[i:i + n])
+        if gram in seen:
+            return words[i].start()
+        seen.add(gram)
+    return None
+
+
 def loops(text: str, n: int = 3) -> bool:
     """A decoding loop: the same `n` words twice ("black cap for men, black cap for men, …")."""
-    words = re.findall(r"\w+", text.lower())
-    grams = [tuple(words[i:i + n]) for i in range(len(words) - n + 1)]
-    return len(grams) != len(set(grams))
+    return _loop_start(text, n) is not None
+
+
+def unloop(text: str, n: int = 3) -> str:
+    """The text before its decoding loop repeats ("black cap for men, black cap for men, …" -> "black cap for
+    men"): what was said, once."""
+    start = _loop_start(text, n)
+    return text if start is None else text[:start].rstrip(" ,;")
 
 
 @dataclass(frozen=True)
@@ -171,9 +189,11 @@ def readings(hypotheses: Hypotheses, temperature: float) -> list[Reading]:
     """The pooled n-best list as readings, likeliest first. Each hypothesis weighs exp((score - best) /
     `temperature`), a reading the sum of its members, so a reading both models and several beams agree on
     outweighs a single slightly likelier one (dev voice-noisy WER 0.170 -> 0.145, voice 0.019 -> 0.014).
-    Decoding loops are dropped unless every hypothesis loops; unscored (NaN) hypotheses weigh least."""
+    Decoding loops are dropped, or cut where they repeat when every hypothesis loops (a quiet clip, its noise
+    raised with the words: "women's black wallet for women, women's black wallet for women, …"); unscored
+    (NaN) hypotheses weigh least."""
     hypotheses = [(text, score if math.isfinite(score) else -math.inf) for text, score in hypotheses]
-    hypotheses = [h for h in hypotheses if not loops(h[0])] or hypotheses
+    hypotheses = [h for h in hypotheses if not loops(h[0])] or [(unloop(text), sc) for text, sc in hypotheses]
     if not hypotheses:
         return []
     best = max(score for _, score in hypotheses)

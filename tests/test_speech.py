@@ -24,6 +24,7 @@ from assistant.speech import (
     loops,
     pick_hypothesis,
     transcribe,
+    unloop,
 )
 from assistant.understanding import Vocabulary, understand
 
@@ -219,11 +220,15 @@ def test_a_request_naming_a_product_wins() -> None:
     assert pick_hypothesis(heard, words, 0.1, names_product=lambda t: "heels" in t) == heard[0][0]  # not within margin
 
 
-def test_decoding_loops_are_dropped() -> None:
+def test_decoding_loops_are_dropped_or_cut_where_they_repeat() -> None:
     assert loops("black cap for men, black cap for men") and not loops("black cap for men") and not loops("")
     looping = [("black cap for men, black cap for men, black cap for men", -0.2), ("Black cap for men.", -0.4)]
     assert pick_hypothesis(looping, SHOP_WORDS, 0.5) == "Black cap for men."
-    assert pick_hypothesis(looping[:1], SHOP_WORDS, 0.5) == looping[0][0]  # nothing else: kept
+    assert pick_hypothesis(looping[:1], SHOP_WORDS, 0.5) == "black cap for men"  # nothing else: said once
+    assert unloop("women's black wallet for women, women's black wallet for women, women's black") == \
+        "women's black wallet for women"
+    assert unloop("men's red shirt for men") == "men's red shirt for men"  # a word again is not a loop
+    assert unloop("red red red red") == "red"
 
 
 def test_chinese_and_empty_hypotheses() -> None:
