@@ -150,29 +150,25 @@ def packaged_whisper_base(cache_dir: Path) -> Path:
     return target
 
 
-def _loop_start(text: str, n: int) -> int | None:
-    """Where a decoding loop starts repeating (the offset of the first word of the first `n` words seen
-    before), or None."""
-    words = list(re.finditer(r"\w+", text.lower()))
-    seen: set[tuple[str, ...]] = set()
-    for i in range(len(words) - n + 1):
-        gram = tuple(w.group() for w in words[i:i + n])
-        if gram in seen:
-            return words[i].start()
-        seen.add(gram)
-    return None
-
-
 def loops(text: str, n: int = 3) -> bool:
     """A decoding loop: the same `n` words twice ("black cap for men, black cap for men, …")."""
-    return _loop_start(text, n) is not None
+    words = re.findall(r"\w+", text.lower())
+    grams = [tuple(words[i:i + n]) for i in range(len(words) - n + 1)]
+    return len(grams) != len(set(grams))
 
 
 def unloop(text: str, n: int = 3) -> str:
-    """The text before its decoding loop repeats ("black cap for men, black cap for men, …" -> "black cap for
-    men"): what was said, once."""
-    start = _loop_start(text, n)
-    return text if start is None else text[:start].rstrip(" ,;")
+    """The text before it starts repeating itself back to back for at least `n` words ("black cap for men,
+    black cap for men, …" -> "black cap for men"; "red red red red" -> "red"): what was said, once. Words said
+    again further on are kept ("ask not what you can do for you, ask what you can do")."""
+    words = list(re.finditer(r"\w+", text.lower()))
+    said = [w.group() for w in words]
+    for i in range(1, len(said)):
+        for period in range(1, i + 1):
+            span = max(period, n)
+            if i + span <= len(said) and all(said[k] == said[k - period] for k in range(i, i + span)):
+                return text[: words[i].start()].rstrip(" ,;")
+    return text
 
 
 @dataclass(frozen=True)
@@ -208,12 +204,13 @@ def readings(hypotheses: Hypotheses, temperature: float) -> list[Reading]:
 
 
 def choose(hypotheses: Hypotheses, words: frozenset[str], margin: float,
-           names_product: Callable[[str], bool] | None = None, temperature: float = 0.2) -> tuple[Reading, list[Reading]]:
+           names_product: Callable[[str], int] | None = None, temperature: float = 0.2) -> tuple[Reading, list[Reading]]:
     """Domain rescoring of the (pooled) n-best list: among the readings scoring within `margin` of the
     best, one that `names_product` (the engine: a product type the catalog holds with every facet named,
     for one kind of person: "black heels" over "black teal", "women's blue top" over "women's blue tie"
-    where no product is a women's tie), then the one with the largest share of known words ("women's blue t shirt" over
-    "women's booty shirt"), then the best supported. Text without Latin words (Chinese) has no known
+    where no product is a women's tie), naming the most of it (its count: "black heels for women, I would"
+    over "I like the heels of women, I work"), then the one with the largest share of known words ("women's blue
+    t shirt" over "women's booty shirt"), then the best supported. Text without Latin words (Chinese) has no known
     words to weigh: there the product and the support decide. Returns the choice and every reading."""
     found = readings(hypotheses, temperature)
     if not found:
@@ -223,13 +220,13 @@ def choose(hypotheses: Hypotheses, words: frozenset[str], margin: float,
     def known(text: str) -> float:
         tokens = re.findall(r"[a-z]+", text.lower().replace("'s", ""))
         return sum(t in words for t in tokens) / len(tokens) if tokens else 0.0
-    close = [(bool(names_product and names_product(r.text)), known(r.text), r.share, r.score, n)
+    close = [(names_product(r.text) if names_product else 0, known(r.text), r.share, r.score, n)
              for n, r in enumerate(found) if r.score >= best - margin]
     return found[max(close)[-1]], found
 
 
 def pick_hypothesis(hypotheses: Hypotheses, words: frozenset[str], margin: float,
-                    names_product: Callable[[str], bool] | None = None, temperature: float = 0.2) -> str:
+                    names_product: Callable[[str], int] | None = None, temperature: float = 0.2) -> str:
     """The chosen reading's text (`choose`)."""
     return choose(hypotheses, words, margin, names_product, temperature)[0].text
 
@@ -400,7 +397,7 @@ def condition(audio: np.ndarray, listening: Listening) -> np.ndarray | None:
 
 def transcribe(data: bytes, model: Transcriber, max_seconds: float = 30.0, prompts: dict[str, str] | None = None,
                languages: tuple[str, ...] = (), words: frozenset[str] = frozenset(),
-               names_product: Callable[[str], bool] | None = None, meaning: Callable[[str], object] | None = None,
+               names_product: Callable[[str], int] | None = None, meaning: Callable[[str], object] | None = None,
                listening: Listening = Listening()) -> Transcript:
     """A clip to text. When the chosen reading has less than `listening.unsure_below` of the support,
     other readings with at least `alternative_share` that name a product and mean something else

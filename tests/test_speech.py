@@ -218,6 +218,10 @@ def test_a_request_naming_a_product_wins() -> None:
     assert pick_hypothesis(heard, words, 0.5) == "black teal under 1500 rupees"  # equally known: the likelier
     assert pick_hypothesis(heard, words, 0.5, names_product=lambda t: "heels" in t) == "black heels under 1500 rupees"
     assert pick_hypothesis(heard, words, 0.1, names_product=lambda t: "heels" in t) == heard[0][0]  # not within margin
+    babble = [("I like the heels of women, I work", -0.60), ("black heels for women, I would", -0.65)]
+    def named(text: str) -> int:  # the engine's count: type, person and colour named
+        return sum(w in text for w in ("heels", "women", "black")) if "heels" in text else 0
+    assert pick_hypothesis(babble, SHOP_WORDS | {"like", "work"}, 0.5, names_product=named) == babble[1][0]
 
 
 def test_decoding_loops_are_dropped_or_cut_where_they_repeat() -> None:
@@ -228,6 +232,8 @@ def test_decoding_loops_are_dropped_or_cut_where_they_repeat() -> None:
     assert unloop("women's black wallet for women, women's black wallet for women, women's black") == \
         "women's black wallet for women"
     assert unloop("men's red shirt for men") == "men's red shirt for men"  # a word again is not a loop
+    assert unloop(JFK_SAID) == JFK_SAID  # nor words said again further on ("can do for" twice): kept whole
+    assert pick_hypothesis([(JFK_SAID, -0.2)], SHOP_WORDS, 0.5) == JFK_SAID
     assert unloop("red red red red") == "red"
 
 
