@@ -23,7 +23,15 @@ from .index import Filters, Hit, ProductIndex
 from .photo import PhotoHeads, PhotoReading, QueryTail, read_photo
 from .space import JointSpace
 from .speech import Listening, Transcript, load_transcriber, transcribe
-from .understanding import SOFT_FACETS, Understanding, Vocabulary, speech_prompts, speech_words, understand
+from .understanding import (
+    SOFT_FACETS,
+    Understanding,
+    Vocabulary,
+    speech_prompts,
+    speech_spellings,
+    speech_words,
+    understand,
+)
 
 log = logging.getLogger(__name__)
 FACET_FILTER = {"gender": "gender", "article_type": "article_type", "base_colour": "colour",
@@ -107,6 +115,7 @@ class Engine:
         self.vocabulary = Vocabulary(self.index.facet_values())
         self.speech_prompts = speech_prompts(self.vocabulary)
         self.speech_words = speech_words(self.vocabulary)
+        self.speech_spellings = speech_spellings(self.vocabulary)
         self.__dict__.pop("_held_together", None)
 
     # -- a product's own data -------------------------------------------------------------------
@@ -155,7 +164,7 @@ class Engine:
                                  self.settings.speech_threads, self.settings.speech_window_seconds)
         return transcribe(bytes(audio), model, self.settings.max_audio_seconds, self.speech_prompts,
                           tuple(self.settings.languages.split(",")), self.speech_words, self._names_product,
-                          self._meaning, self.listening)
+                          self._meaning, self.listening, self.speech_spellings)
 
     def _names_product(self, text: str) -> int:
         """How much of a product the catalog holds a request names, as a shopper's request almost always names

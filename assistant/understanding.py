@@ -333,6 +333,17 @@ def speech_words(vocab: Vocabulary) -> frozenset[str]:
     return frozenset(words | STOPWORDS | set(PRICE_WORDS))
 
 
+def speech_spellings(vocab: Vocabulary) -> dict[str, str]:
+    """Each spelling of a word spelt two ways (the lexicon's `spelling`: grey / gray) → the one the catalog uses
+    (the lexicon's first where it uses neither), so speech recognition writes what it hears as the shop does."""
+    words = {w for form in vocab.forms for w in re.findall(r"[a-z]+", form)}
+    out: dict[str, str] = {}
+    for variants in _lexicons()[0].get("spelling", []):
+        shop = next((v for v in variants if v in words), variants[0])
+        out.update({v: shop for v in variants if v != shop})
+    return out
+
+
 def speech_prompts(vocab: Vocabulary) -> dict[str, str]:
     """Per-language prompts that bias speech recognition towards the catalog's own words: short
     requests in the shopper's style ("men's navy blue shirts, …") over the most common colours

@@ -19,10 +19,12 @@ from assistant.speech import (
     Ensemble,
     FasterWhisper,
     Transcriber,
+    choose,
     decode_audio,
     load_transcriber,
     loops,
     pick_hypothesis,
+    respell,
     transcribe,
     unloop,
 )
@@ -235,6 +237,19 @@ def test_decoding_loops_are_dropped_or_cut_where_they_repeat() -> None:
     assert unloop(JFK_SAID) == JFK_SAID  # nor words said again further on ("can do for" twice): kept whole
     assert pick_hypothesis([(JFK_SAID, -0.2)], SHOP_WORDS, 0.5) == JFK_SAID
     assert unloop("red red red red") == "red"
+
+
+def test_one_word_spelt_two_ways_is_one_reading() -> None:
+    """"gray" and "grey" are one word: split in two they are outvoted by a third reading; pooled they win,
+    written as the shop spells it."""
+    heard = [("Men's red socks", -0.50), ("Men's gray socks.", -0.51), ("Men's grey socks.", -0.53),
+             ("men's red socks.", -0.60)]
+    words = frozenset({"men", "red", "grey", "socks"})
+    assert choose(heard, words, 0.5)[0].text == "Men's red socks"  # each spelling alone is outvoted
+    chosen, found = choose(heard, words, 0.5, spellings={"gray": "grey"})
+    assert chosen.text == "Men's grey socks." and len(found) == 2
+    assert respell("Gray socks, gray colors", {"gray": "grey", "colors": "colours"}) == "Grey socks, grey colours"
+    assert respell("grayish", {"gray": "grey"}) == "grayish" and respell("grey", {}) == "grey"  # whole words only
 
 
 def test_chinese_and_empty_hypotheses() -> None:

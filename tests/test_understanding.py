@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.understanding import Vocabulary, en_numerals, understand, zh_numerals
+from assistant.understanding import Vocabulary, en_numerals, speech_spellings, understand, zh_numerals
 
 VALUES = {
     "gender": {"Men": 10, "Women": 10, "Unisex": 3, "Boys": 2, "Girls": 2},
@@ -168,3 +168,11 @@ def test_english_amounts_in_words() -> None:
     assert en_numerals("nothing above four hundred and fifty") == "nothing above 450"
     assert en_numerals("under a grand") == "under 1000"
     assert en_numerals("two shirts and a cap") == "two shirts and a cap"  # no amount without a scale word
+
+
+def test_speech_is_written_as_the_catalog_spells() -> None:
+    """A word spelt two ways is written the catalog's way: its "Grey" and "United Colors of Benetton" here."""
+    spellings = speech_spellings(Vocabulary(VALUES))
+    assert spellings["gray"] == "grey" and spellings["colours"] == "colors" and "grey" not in spellings
+    american = speech_spellings(Vocabulary({"base_colour": {"Gray": 2}}))
+    assert american["grey"] == "gray" and "gray" not in american
