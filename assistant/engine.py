@@ -14,13 +14,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .catalog import CatalogError, Product, decode_image, read_catalog
+from .catalog import CatalogError, Product, decode_image, image_bytes, read_catalog
 from .config import Settings
 from .encoders import image_encoder, text_encoder
 from .errors import InputError
 from .fusion import load_fuser, steer
 from .index import Filters, Hit, ProductIndex
-from .photo import PhotoHeads, PhotoReading, QueryTail, read_photo
+from .photo import PhotoHeads, PhotoReading, QueryTail, colour_agreement, item_colours, read_photo
 from .space import JointSpace
 from .speech import Listening, Transcript, load_transcriber, transcribe
 from .understanding import (
@@ -117,6 +117,7 @@ class Engine:
         self.speech_words = speech_words(self.vocabulary)
         self.speech_spellings = speech_spellings(self.vocabulary)
         self.__dict__.pop("_held_together", None)
+        self._photo_colours: dict[tuple[str, str], np.ndarray | None] = {}  # read again: photos may have changed
 
     # -- a product's own data -------------------------------------------------------------------
     @cached_property
@@ -339,8 +340,32 @@ class Engine:
             return None
         s = self.settings
         kinds = reading.likely("article_type", s.photo_kind_mass, s.photo_kind_most)
-        lead = next((h for h in hits if not kinds or h.metadata.get("article_type") in kinds), None)
-        return lead if lead is not None and lead.score >= s.photo_lead_similarity else None
+        alike = [h for h in hits if not kinds or h.metadata.get("article_type") in kinds]
+        if not alike or alike[0].score < s.photo_lead_similarity:
+            return None
+        mine = reading.colours
+        if not s.photo_lead_colour_weight or mine is None:
+            return alike[0]
+
+        def agreeing(h: Hit) -> float:  # the same look in another colour loses to the photo's own colours
+            theirs = self._catalog_photo_colours(h)
+            return h.score + s.photo_lead_colour_weight * (0.0 if theirs is None else colour_agreement(mine, theirs))
+        return max((h for h in alike if h.score >= alike[0].score - s.photo_lead_colour_margin), key=agreeing)
+
+    def _catalog_photo_colours(self, hit: Hit) -> np.ndarray | None:
+        """The colour histogram of a catalog product's own photo, read once (from this machine only: a photo
+        behind an address is not fetched while a shopper waits); None when it cannot be read."""
+        location = str(hit.metadata.get("image", ""))
+        key = (hit.id, location)
+        if key not in self._photo_colours:
+            colours = None
+            if location and not location.startswith(("http://", "https://")):
+                try:
+                    colours = item_colours(decode_image(image_bytes(location)))
+                except (OSError, CatalogError) as e:
+                    log.warning("product %s: its photo's colours cannot be read: %s", hit.id, e)
+            self._photo_colours[key] = colours
+        return self._photo_colours[key]
 
     def _lookalike(self, nearest: list[Hit], shown: set[str]) -> Hit | None:
         """The closest catalog photo of any kind not `shown` yet, when the tuned query is close enough to its

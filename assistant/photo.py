@@ -233,6 +233,12 @@ def item_colours(image: Image.Image, cfg: ItemSettings = ItemSettings()) -> np.n
     return _middle_colours(image) if item is None else item.colours
 
 
+def colour_agreement(a: np.ndarray, b: np.ndarray) -> float:
+    """How alike two colour histograms are: their Bhattacharyya coefficient (1 for the same colours, 0 for none
+    shared)."""
+    return float(np.sqrt(np.clip(a, 0, None) * np.clip(b, 0, None)).sum())
+
+
 def _middle_colours(image: Image.Image) -> np.ndarray:
     w, h = image.size
     middle = image.convert("RGB").crop((w // 4, h // 4, w - w // 4, h - h // 4)).resize((48, 48), Image.BILINEAR)
@@ -361,6 +367,7 @@ class PhotoReading:
     item_found: bool
     tuned: bool = False  # the query went through the tuned tail
     whole: np.ndarray | None = None  # the photo as it is, through the shipped encoder (when the query is not it)
+    colours: np.ndarray | None = None  # the colour histogram of the item's own pixels (of the photo's middle)
 
     def as_it_is(self) -> PhotoReading:
         """The reading searched with the photo as it is: a catalog photo whose item touches the frame (a model's
@@ -434,12 +441,13 @@ def read_photo(image: Image.Image, encoder: ImageEncoder, heads: PhotoHeads | No
     else:
         feats = encoder.encode_image(views)  # one batch
     whole, seen = feats[0], feats[1] if item is not None else feats[0]
-    x = photo_input(seen, whole, _middle_colours(image) if item is None else item.colours, item is not None)
+    colours = _middle_colours(image) if item is None else item.colours
+    x = photo_input(seen, whole, colours, item is not None)
     if not use_tail:
         query = normalise(whole + (feats[2] if white is not None else 0) if light else seen)
     as_it_is = normalise(whole) if item is not None and not light else None
     if heads is None:
-        return PhotoReading(query, {}, item is not None, use_tail, as_it_is)
+        return PhotoReading(query, {}, item is not None, use_tail, as_it_is, colours)
     probs = heads.probabilities(x[None])
     return PhotoReading(query, {f: dict(zip(heads.card.vocab[f], map(float, p[0]), strict=True))
-                                for f, p in probs.items()}, item is not None, use_tail, as_it_is)
+                                for f, p in probs.items()}, item is not None, use_tail, as_it_is, colours)

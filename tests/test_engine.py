@@ -19,7 +19,7 @@ from assistant.augment import shopper_view
 from assistant.engine import Engine, ProductHit, neighbour_votes, neighbour_weight
 from assistant.errors import InputError
 from assistant.index import Filters, Hit
-from assistant.photo import PhotoReading, find_item
+from assistant.photo import PhotoReading, colour_histogram, find_item
 
 pytestmark = pytest.mark.slow
 
@@ -58,6 +58,42 @@ def test_a_tuned_photo_close_to_a_catalog_photo_puts_that_product_first(engine: 
     assert order(replace(reading, tuned=False)) == ["blue", "grey", "bag"]  # the heads' colour weighs in
     far = [replace(h, score=h.score - 0.2) for h in raw]  # nothing close: likely not a catalog product
     assert order(reading, far) == ["blue", "grey", "bag"]
+
+
+def test_of_look_alikes_the_one_in_the_photos_colours_leads(engine: Engine, tmp_path: Path) -> None:
+    """The tuned query reads through colour casts, so a product shot in other colours is nearly as close as the
+    very product: among the photos of the kinds shown within `photo_lead_colour_margin` of the closest, the one
+    whose catalog photo has the item's own colours leads; beyond the margin, without the item's colours, or for a
+    photo behind an address (not fetched while a shopper waits), the closest does."""
+    s = engine.settings
+    assert s.photo_lead_colour_weight > 0 and s.photo_lead_colour_margin > 0
+
+    def studio(name: str, colour: tuple[int, int, int]) -> str:
+        im = Image.new("RGB", (60, 80), "white")
+        im.paste(colour, (15, 10, 45, 70))
+        im.save(tmp_path / f"{name}.png")
+        return str(tmp_path / f"{name}.png")
+
+    def shirt(pid: str, score: float, image: str) -> Hit:
+        return Hit(pid, score, {"article_type": "Shirts", "base_colour": pid.title(), "gender": "Men", "image": image})
+
+    red_pixels = np.tile(np.array([[[200, 30, 40]]], np.uint8), (20, 20, 1))
+    reading = PhotoReading(np.zeros(4, np.float32), {"article_type": {"Shirts": 1.0}}, item_found=True, tuned=True,
+                           colours=colour_histogram(red_pixels))
+    top = s.photo_lead_similarity + 0.1
+    blue, red = studio("blue", (30, 40, 200)), studio("red", (200, 30, 40))
+
+    def lead(hits: list[Hit], r: PhotoReading = reading) -> str | None:
+        found = engine._lead(r, hits)
+        return found.id if found else None
+
+    close = [shirt("blue", top, blue), shirt("red", top - s.photo_lead_colour_margin / 2, red)]
+    assert lead(close) == "red"
+    assert lead([close[0], shirt("red", top - s.photo_lead_colour_margin * 1.5, red)]) == "blue"  # beyond the margin
+    assert lead(close, replace(reading, colours=None)) == "blue"
+    remote = Hit("remote", top + 0.01, {"article_type": "Shirts", "image": "http://127.0.0.1:9/red.jpg"})
+    assert engine._catalog_photo_colours(remote) is None
+    assert lead([remote, close[1]]) == "red"
 
 
 def test_the_closest_photo_of_another_kind_keeps_a_place_on_the_first_page(engine: Engine,

@@ -25,6 +25,7 @@ from assistant.photo import (
     PhotoReading,
     QueryCard,
     QueryTail,
+    colour_agreement,
     colour_histogram,
     find_item,
     item_colours,
@@ -105,6 +106,14 @@ def test_colour_is_read_from_the_item_not_the_surface() -> None:
         share = hue_share(item, lo, hi) + (hue_share(item, 0.94, 2) if lo < 0 else 0)
         assert share > 0.5, share  # the bag's own colour dominates what is read
         assert hue_share(whole, 0.05, 0.2) > 0.5  # while the picture as a whole is mostly orange
+
+
+def test_colour_agreement_is_one_for_the_same_colours_and_zero_for_none_shared() -> None:
+    red, blue = (np.tile(np.array([[c]], np.uint8), (8, 8, 1)) for c in ([200, 30, 40], [30, 40, 200]))
+    half = np.concatenate([red[:4], blue[4:]])
+    assert colour_agreement(colour_histogram(red), colour_histogram(red)) == pytest.approx(1.0)
+    assert colour_agreement(colour_histogram(red), colour_histogram(blue)) == 0.0
+    assert colour_agreement(colour_histogram(red), colour_histogram(half)) == pytest.approx(np.sqrt(0.5))
 
 
 def test_colour_histogram_is_a_distribution_over_fixed_bins() -> None:
