@@ -9,6 +9,7 @@ import ctypes
 import logging
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
+from fractions import Fraction
 from functools import lru_cache
 from math import gcd
 
@@ -64,6 +65,12 @@ def speech_span(audio: np.ndarray, threshold: float, pad_seconds: float) -> np.n
         return None
     pad = int(pad_seconds * SAMPLE_RATE)
     return audio[max(0, spans[0]["start"] - pad): spans[-1]["end"] + pad]
+
+
+def slowed(audio: np.ndarray, rate: float) -> np.ndarray:
+    """The clip played at `rate` of its speed (0.9: 10 % slower and lower), band-limited resampling."""
+    step = Fraction(rate).limit_denominator(100)
+    return _resample(audio, step.numerator, step.denominator)
 
 
 def _resample(audio: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:

@@ -202,7 +202,7 @@ class Engine:
         return Listening(s.speech_vad_threshold, s.speech_vad_pad_seconds, s.speech_loudness_dbfs, s.speech_max_gain_db,
                          s.speech_denoise_below_snr_db, s.speech_denoise_attenuation_db,
                          s.speech_rescore_margin, s.speech_vote_temperature, s.speech_unsure_below,
-                         s.speech_alternative_share)
+                         s.speech_alternative_share, s.speech_hear_again_below_snr_db, s.speech_slow_rate)
 
     def understand(self, text: str) -> Understanding:
         return understand(text, self.vocabulary)

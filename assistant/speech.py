@@ -16,14 +16,14 @@ import re
 import shutil
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
-from .audio import denoiser, frame_levels, normalise_loudness, snr_db, speech_span
+from .audio import denoiser, frame_levels, normalise_loudness, slowed, snr_db, speech_span
 from .encoders.base import ModelFileError, packaged_file
 from .errors import InputError
 
@@ -67,6 +67,8 @@ class Listening:
     vote_temperature: float = 0.2
     unsure_below: float = 0.6
     alternative_share: float = 0.1
+    hear_again_below_snr_db: float = 35.0
+    slow_rate: float = 0.9
 
 
 Hypotheses = list[tuple[str, float]]  # n-best texts with their log-probability per token
@@ -396,20 +398,40 @@ def load_transcriber(name: str, cache_dir: str, threads: int = 2, window_seconds
     return FasterWhisper(source, threads, window_seconds=window_seconds)
 
 
+_HEARINGS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="hearing")  # a noisy clip's other two hearings
+
+
 def condition(audio: np.ndarray, listening: Listening) -> np.ndarray | None:
     """A recording made ready for the recognisers (`assistant.audio`): the words brought to one level, cut
     from the first word to the last, and a noisy room's background taken out; None when it holds no words."""
+    heard = hearings(audio, replace(listening, hear_again_below_snr_db=0.0))
+    return heard[0] if heard else None
+
+
+def hearings(audio: np.ndarray, listening: Listening) -> list[np.ndarray]:
+    """The clip made ready for the recognisers (`condition`) and, for a clip from a noisy room (SNR under
+    `listening.hear_again_below_snr_db`), two more hearings of it whose n-best lists are pooled with its own:
+    the words with the other choice of denoising (denoised when the clip was not, as it was when it was), and
+    the clip slowed to `slow_rate`. A word the room hid in one hearing is often clear in another, and the
+    readings they agree on win the vote: dev voice-noisy P@10 0.886 -> 0.960, WER 0.111 -> 0.069; held-out rooms
+    P@10 0.645 -> 0.674 on average (each hearing alone: 0.920 / 0.090 and 0.922 / 0.092 on voice-noisy). Clean
+    clips (dev voice) are heard once, as before. Empty when the clip holds no words."""
     if listening.loudness_dbfs:
         audio = normalise_loudness(audio, listening.loudness_dbfs, listening.max_gain_db)
     if is_silent(audio):
-        return None
-    noisy = bool(listening.denoise_below_snr_db) and snr_db(audio) < listening.denoise_below_snr_db
+        return []
+    snr = snr_db(audio)
     if listening.vad_threshold:
         span = speech_span(audio, listening.vad_threshold, listening.vad_pad_seconds)
         if span is None:
-            return None
+            return []
         audio = span
-    return denoiser(listening.denoise_attenuation_db)(audio) if noisy else audio
+    noisy = bool(listening.denoise_below_snr_db) and snr < listening.denoise_below_snr_db
+    first = denoiser(listening.denoise_attenuation_db)(audio) if noisy else audio
+    if not snr < listening.hear_again_below_snr_db:
+        return [first]
+    other = audio if noisy else denoiser(listening.denoise_attenuation_db)(audio)
+    return [first, other, slowed(first, listening.slow_rate)]
 
 
 def transcribe(data: bytes, model: Transcriber, max_seconds: float = 30.0, prompts: dict[str, str] | None = None,
@@ -422,10 +444,13 @@ def transcribe(data: bytes, model: Transcriber, max_seconds: float = 30.0, promp
     most."""
     audio, note = decode_audio(data, max_seconds)
     seconds = len(audio) / SAMPLE_RATE
-    audio = None if len(audio) < SAMPLE_RATE * 0.3 else condition(audio, listening)
-    if audio is None:
+    heard = [] if len(audio) < SAMPLE_RATE * 0.3 else hearings(audio, listening)
+    if not heard:
         return Transcript("", "", seconds, NOT_CAUGHT)
-    hypotheses, language = model.hypotheses(audio, prompts, languages)
+    hypotheses, language = model.hypotheses(heard[0], prompts, languages)
+    again = [_HEARINGS.submit(model.hypotheses, h, prompts, languages, language) for h in heard[1:]]  # at once
+    for future in again:  # in the language the first hearing found
+        hypotheses = hypotheses + future.result()[0]
     chosen, found = choose(hypotheses, words, listening.margin, names_product, listening.vote_temperature,
                            spellings)
     text = tidy(chosen.text)

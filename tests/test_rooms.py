@@ -1,7 +1,8 @@
 """Speech in real rooms: one spoken request (espeak-ng) heard through noise, other people talking, echo,
 an 8 kHz phone line, clipping, and a quiet speaker with silence around the words (`bench.rooms`), each
-step of `speech.condition` checked on those clips, and the request still understood through the engine.
-Also the choice among readings (support shares) and the alternatives offered when unsure."""
+step of `speech.condition` and a noisy room's other hearings (`speech.hearings`) checked on those clips,
+and the request still understood through the engine. Also the choice among readings (support shares) and
+the alternatives offered when unsure."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ import numpy as np
 import pytest
 from conftest import say
 
-from assistant.audio import frame_levels, normalise_loudness, snr_db, speech_span
+from assistant.audio import frame_levels, normalise_loudness, slowed, snr_db, speech_span
 from assistant.engine import Engine
-from assistant.speech import Listening, choose, condition, decode_audio, readings, tidy, transcribe
+from assistant.speech import Listening, choose, condition, decode_audio, hearings, readings, tidy, transcribe
 from bench import rooms
 
 pytestmark = pytest.mark.slow
@@ -66,6 +67,37 @@ def test_noise_is_suppressed_when_the_room_is_loud(spoken: tuple) -> None:
     assert snr_db(cleaned) > snr_db(plain) + 10
     quiet = condition(said, Listening(denoise_below_snr_db=30))  # a clean clip is left as it is
     assert quiet is not None and np.array_equal(quiet, condition(said, Listening(denoise_below_snr_db=0)))
+
+
+def test_a_noisy_room_is_heard_three_ways(spoken: tuple) -> None:
+    """A clean clip is heard once; a clip from a noisy room three times: as conditioned, with the other choice of
+    denoising, and slowed (the recognisers' n-best lists of the three are pooled)."""
+    said, _ = spoken
+    listening = Listening()
+    assert len(hearings(said, listening)) == 1
+    assert np.array_equal(hearings(said, listening)[0], condition(said, listening))  # type: ignore[arg-type]
+    rng = np.random.default_rng(4)
+    room = rooms.mix(said, rooms.coloured_noise("pink", len(said), rng), 20)  # over the denoising threshold
+    assert listening.denoise_below_snr_db < snr_db(normalise_loudness(room, -20, 40)) < listening.hear_again_below_snr_db
+    first, denoised, slow = hearings(room, listening)
+    assert np.array_equal(first, condition(room, listening))  # type: ignore[arg-type]
+    assert len(denoised) == len(first) and snr_db(denoised) > snr_db(first)
+    assert len(slow) == pytest.approx(len(first) / listening.slow_rate, abs=2)
+    loud = rooms.mix(said, rooms.coloured_noise("white", len(said), rng), 5)  # under it: denoised first
+    first, plain, _ = hearings(loud, listening)
+    assert snr_db(first) > snr_db(plain) + 10 and np.array_equal(plain, condition(loud, Listening(denoise_below_snr_db=0)))
+    assert len(hearings(room, Listening(hear_again_below_snr_db=0))) == 1  # turned off
+    assert hearings(np.zeros(16_000, np.float32), listening) == []  # silence: nothing to hear
+
+
+def test_slowed_keeps_the_words_and_lowers_them() -> None:
+    t = np.arange(16_000) / 16_000
+    tone = np.sin(2 * np.pi * 440 * t).astype(np.float32)
+    slow = slowed(tone, 0.9)
+    assert slow.dtype == np.float32 and len(slow) == pytest.approx(16_000 / 0.9, abs=2)
+    peak = np.argmax(np.abs(np.fft.rfft(slow))) * 16_000 / len(slow)
+    assert peak == pytest.approx(440 * 0.9, abs=3)
+    assert np.allclose(slowed(tone, 1.0), tone, atol=1e-5)
 
 
 def test_echo(engine: Engine, spoken: tuple, tmp_path: Path) -> None:
