@@ -16,7 +16,7 @@ import re
 import shutil
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
@@ -401,37 +401,57 @@ def load_transcriber(name: str, cache_dir: str, threads: int = 2, window_seconds
 _HEARINGS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="hearing")  # a noisy clip's other two hearings
 
 
-def condition(audio: np.ndarray, listening: Listening) -> np.ndarray | None:
+@dataclass(frozen=True)
+class Prepared:
+    """A clip made ready for the recognisers: its `words` at one level, cut from the first word to the last, what
+    is heard first (`first`: the words, denoised when the room is loud), and the clip's SNR."""
+
+    words: np.ndarray
+    first: np.ndarray
+    denoised: bool
+    snr: float
+
+
+def prepare(audio: np.ndarray, listening: Listening) -> Prepared | None:
     """A recording made ready for the recognisers (`assistant.audio`): the words brought to one level, cut
     from the first word to the last, and a noisy room's background taken out; None when it holds no words."""
-    heard = hearings(audio, replace(listening, hear_again_below_snr_db=0.0))
-    return heard[0] if heard else None
-
-
-def hearings(audio: np.ndarray, listening: Listening) -> list[np.ndarray]:
-    """The clip made ready for the recognisers (`condition`) and, for a clip from a noisy room (SNR under
-    `listening.hear_again_below_snr_db`), two more hearings of it whose n-best lists are pooled with its own:
-    the words with the other choice of denoising (denoised when the clip was not, as it was when it was), and
-    the clip slowed to `slow_rate`. A word the room hid in one hearing is often clear in another, and the
-    readings they agree on win the vote: dev voice-noisy P@10 0.886 -> 0.960, WER 0.111 -> 0.069; held-out rooms
-    P@10 0.645 -> 0.674 on average (each hearing alone: 0.920 / 0.090 and 0.922 / 0.092 on voice-noisy). Clean
-    clips (dev voice) are heard once, as before. Empty when the clip holds no words."""
     if listening.loudness_dbfs:
         audio = normalise_loudness(audio, listening.loudness_dbfs, listening.max_gain_db)
     if is_silent(audio):
-        return []
+        return None
     snr = snr_db(audio)
     if listening.vad_threshold:
         span = speech_span(audio, listening.vad_threshold, listening.vad_pad_seconds)
         if span is None:
-            return []
+            return None
         audio = span
     noisy = bool(listening.denoise_below_snr_db) and snr < listening.denoise_below_snr_db
-    first = denoiser(listening.denoise_attenuation_db)(audio) if noisy else audio
-    if not snr < listening.hear_again_below_snr_db:
-        return [first]
-    other = audio if noisy else denoiser(listening.denoise_attenuation_db)(audio)
-    return [first, other, slowed(first, listening.slow_rate)]
+    return Prepared(audio, denoiser(listening.denoise_attenuation_db)(audio) if noisy else audio, noisy, snr)
+
+
+def condition(audio: np.ndarray, listening: Listening) -> np.ndarray | None:
+    """What the recognisers hear first of a recording (`prepare`); None when it holds no words."""
+    ready = prepare(audio, listening)
+    return None if ready is None else ready.first
+
+
+def heard_again(ready: Prepared, listening: Listening) -> list[np.ndarray]:
+    """For a clip from a noisy room (SNR under `listening.hear_again_below_snr_db`), two more hearings whose
+    n-best lists are pooled with the first's: the words with the other choice of denoising (denoised when they
+    were not, as they were when they were), and the first hearing slowed to `slow_rate`. A word the room hid in
+    one hearing is often clear in another, and the readings they agree on win the vote: dev voice-noisy P@10
+    0.886 -> 0.960, WER 0.111 -> 0.065; held-out rooms P@10 0.645 -> 0.668 on average (each hearing alone: 0.920
+    / 0.090 and 0.922 / 0.092 on voice-noisy). None for a clean clip (dev voice is heard once, as before)."""
+    if not ready.snr < listening.hear_again_below_snr_db:
+        return []
+    other = ready.words if ready.denoised else denoiser(listening.denoise_attenuation_db)(ready.words)
+    return [other, slowed(ready.first, listening.slow_rate)]
+
+
+def hearings(audio: np.ndarray, listening: Listening) -> list[np.ndarray]:
+    """Every hearing of a recording, the first first (`prepare`, `heard_again`); none when it holds no words."""
+    ready = prepare(audio, listening)
+    return [] if ready is None else [ready.first, *heard_again(ready, listening)]
 
 
 def transcribe(data: bytes, model: Transcriber, max_seconds: float = 30.0, prompts: dict[str, str] | None = None,
@@ -444,11 +464,12 @@ def transcribe(data: bytes, model: Transcriber, max_seconds: float = 30.0, promp
     most."""
     audio, note = decode_audio(data, max_seconds)
     seconds = len(audio) / SAMPLE_RATE
-    heard = [] if len(audio) < SAMPLE_RATE * 0.3 else hearings(audio, listening)
-    if not heard:
+    ready = None if len(audio) < SAMPLE_RATE * 0.3 else prepare(audio, listening)
+    if ready is None:
         return Transcript("", "", seconds, NOT_CAUGHT)
-    hypotheses, language = model.hypotheses(heard[0], prompts, languages)
-    again = [_HEARINGS.submit(model.hypotheses, h, prompts, languages, language) for h in heard[1:]]  # at once
+    more = _HEARINGS.submit(heard_again, ready, listening)  # made while the first hearing is decoded
+    hypotheses, language = model.hypotheses(ready.first, prompts, languages)
+    again = [_HEARINGS.submit(model.hypotheses, h, prompts, languages, language) for h in more.result()]  # at once
     for future in again:  # in the language the first hearing found
         hypotheses = hypotheses + future.result()[0]
     chosen, found = choose(hypotheses, words, listening.margin, names_product, listening.vote_temperature,
