@@ -4,7 +4,7 @@ uses a running one (`--url`, with `--pid` for its memory), then runs `--shoppers
 request, waits for the answer, pauses for a think time (exponential, mean `--think` s) and sends
 the next: requests in words (the dev text, Chinese, filter and natural-language queries) through
 /search_text, photos (the dev shopper photos, and photo + change requests) through /search_image,
-and voice clips (the dev recordings) through /search_voice, mixed by `--mix`. Each upload goes under a
+and voice clips (the dev recordings, clean and from noisy rooms) through /search_voice, mixed by `--mix`. Each upload goes under a
 name of its own, as real shoppers' files do (`own_copy`).
 
 Reported: requests and failed requests per kind, p50/p95/max latency per kind (requests started after
@@ -56,7 +56,7 @@ class Result:
 def dev_requests(folder: Path) -> dict[str, list[Request]]:
     """The dev queries as requests, by kind."""
     out: dict[str, list[Request]] = {k: [] for k in KINDS}
-    for name in ("text", "zh", "filter", "natural", "photo", "composed", "voice"):
+    for name in ("text", "zh", "filter", "natural", "photo", "composed", "voice", "voice-noisy"):
         path = folder / f"{name}.jsonl"
         if not path.is_file():
             continue
