@@ -441,7 +441,7 @@ def heard_again(ready: Prepared, listening: Listening) -> list[np.ndarray]:
     were not, as they were when they were), and the first hearing slowed to `slow_rate`. A word the room hid in
     one hearing is often clear in another, and the readings they agree on win the vote: dev voice-noisy P@10
     0.886 -> 0.960, WER 0.111 -> 0.065; held-out rooms P@10 0.645 -> 0.668 on average (each hearing alone: 0.920
-    / 0.090 and 0.922 / 0.092 on voice-noisy). None for a clean clip (dev voice is heard once, as before)."""
+    / 0.090 and 0.922 / 0.092 on voice-noisy). Nothing for a clean clip (dev voice is heard once, as before)."""
     if not ready.snr < listening.hear_again_below_snr_db:
         return []
     other = ready.words if ready.denoised else denoiser(listening.denoise_attenuation_db)(ready.words)

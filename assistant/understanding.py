@@ -328,19 +328,26 @@ PRICE_WORDS = ("under", "below", "less", "than", "over", "above", "more", "betwe
 def speech_words(vocab: Vocabulary) -> frozenset[str]:
     """The English words a shopper's request is made of (catalog values, lexicon, price and filler
     words): speech recognition prefers, among near-equal hypotheses, the one made of them."""
-    words = {w for form in vocab.forms for w in re.findall(r"[a-z]+", form)}
+    words = _catalog_words(vocab)
     words |= {w for neg in [*vocab.negations, *vocab.negations_after] for w in neg if w.isascii() and w.isalpha()}
     return frozenset(words | STOPWORDS | set(PRICE_WORDS))
 
 
+def _catalog_words(vocab: Vocabulary) -> set[str]:
+    return {w for form in vocab.forms for w in re.findall(r"[a-z]+", form)}
+
+
 def speech_spellings(vocab: Vocabulary) -> dict[str, str]:
-    """Each spelling of a word spelt two ways (the lexicon's `spelling`: grey / gray) → the one the catalog uses
-    (the lexicon's first where it uses neither), so speech recognition writes what it hears as the shop does."""
-    words = {w for form in vocab.forms for w in re.findall(r"[a-z]+", form)}
+    """Each spelling of a word spelt two ways (the lexicon's `spelling` pairs: grey / gray) → the one the catalog
+    uses, so speech recognition writes what it hears as the shop does; a word the catalog does not use is spelt
+    the way most of the pairs it uses are (British, the lexicon's first, on a tie)."""
+    words, pairs = _catalog_words(vocab), _lexicons()[0].get("spelling", [])
+    used = [next(i for i, v in enumerate(pair) if v in words) for pair in pairs if any(v in words for v in pair)]
+    side = int(2 * sum(used) > len(used))
     out: dict[str, str] = {}
-    for variants in _lexicons()[0].get("spelling", []):
-        shop = next((v for v in variants if v in words), variants[0])
-        out.update({v: shop for v in variants if v != shop})
+    for pair in pairs:
+        shop = next((v for v in pair if v in words), pair[side])
+        out.update({v: shop for v in pair if v != shop})
     return out
 
 

@@ -176,3 +176,4 @@ def test_speech_is_written_as_the_catalog_spells() -> None:
     assert spellings["gray"] == "grey" and spellings["colours"] == "colors" and "grey" not in spellings
     american = speech_spellings(Vocabulary({"base_colour": {"Gray": 2}}))
     assert american["grey"] == "gray" and "gray" not in american
+    assert american["greys"] == "grays" and american["colours"] == "colors"  # words it does not use: its way
