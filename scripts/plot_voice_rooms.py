@@ -37,9 +37,10 @@ def main() -> None:
         ax.set_title(title)
         ax.set_ylim(0, 1.0)
         ax.grid(axis="y", alpha=0.3)
-    axes[1].legend(loc="lower left")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(data), frameon=False)  # under the charts, off the bars
     fig.suptitle("Held-out voices and requests, per room (30 requests each)")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(args.out, dpi=110)
     print(f"chart saved to {args.out}")
