@@ -57,7 +57,7 @@ class Settings:
     speech_denoise_below_snr_db: float = 14.0
     speech_denoise_attenuation_db: float = 100.0
     # a clip from a noisy room (SNR under this) is heard twice more, with the other choice of denoising and slowed
-    # to slow_rate, and the three n-best lists pooled (speech.hearings; dev voice-noisy P@10 0.886 -> 0.960, WER
+    # to slow_rate, and the three n-best lists pooled (speech.heard_again; dev voice-noisy P@10 0.886 -> 0.960, WER
     # 0.111 -> 0.065, held-out rooms P@10 0.645 -> 0.668; clean clips heard once); 0 turns it off
     speech_hear_again_below_snr_db: float = 35.0
     speech_slow_rate: float = 0.9

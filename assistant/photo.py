@@ -236,7 +236,7 @@ def item_colours(image: Image.Image, cfg: ItemSettings = ItemSettings()) -> np.n
 def colour_agreement(a: np.ndarray, b: np.ndarray) -> float:
     """How alike two colour histograms are: their Bhattacharyya coefficient (1 for the same colours, 0 for none
     shared)."""
-    return float(np.sqrt(np.clip(a, 0, None) * np.clip(b, 0, None)).sum())
+    return float(np.sqrt(a * b).sum())
 
 
 def _middle_colours(image: Image.Image) -> np.ndarray:

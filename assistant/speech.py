@@ -186,13 +186,10 @@ class Reading:
 def respell(text: str, spellings: Mapping[str, str]) -> str:
     """`text` with each word that has another spelling in the shop (`spellings`: "gray" -> "grey") written the
     shop's way, its capital kept."""
-    if not spellings:
-        return text
-    return re.sub(r"[A-Za-z]+", lambda m: _cased(spellings.get(m.group().lower()), m.group()) or m.group(), text)
-
-
-def _cased(word: str | None, like: str) -> str | None:
-    return word.capitalize() if word and like[:1].isupper() else word
+    def shop(m: re.Match[str]) -> str:
+        word = spellings.get(m.group().lower())
+        return m.group() if word is None else word.capitalize() if m.group()[0].isupper() else word
+    return re.sub(r"[A-Za-z]+", shop, text) if spellings else text
 
 
 def readings(hypotheses: Hypotheses, temperature: float, spellings: Mapping[str, str] | None = None) -> list[Reading]:
@@ -446,12 +443,6 @@ def heard_again(ready: Prepared, listening: Listening) -> list[np.ndarray]:
         return []
     other = ready.words if ready.denoised else denoiser(listening.denoise_attenuation_db)(ready.words)
     return [other, slowed(ready.first, listening.slow_rate)]
-
-
-def hearings(audio: np.ndarray, listening: Listening) -> list[np.ndarray]:
-    """Every hearing of a recording, the first first (`prepare`, `heard_again`); none when it holds no words."""
-    ready = prepare(audio, listening)
-    return [] if ready is None else [ready.first, *heard_again(ready, listening)]
 
 
 def transcribe(data: bytes, model: Transcriber, max_seconds: float = 30.0, prompts: dict[str, str] | None = None,

@@ -1,6 +1,6 @@
 """Speech in real rooms: one spoken request (espeak-ng) heard through noise, other people talking, echo,
 an 8 kHz phone line, clipping, and a quiet speaker with silence around the words (`bench.rooms`), each
-step of `speech.condition` and a noisy room's other hearings (`speech.hearings`) checked on those clips,
+step of `speech.condition` and a noisy room's other hearings (`speech.heard_again`) checked on those clips,
 and the request still understood through the engine. Also the choice among readings (support shares) and
 the alternatives offered when unsure."""
 
@@ -14,7 +14,17 @@ from conftest import say
 
 from assistant.audio import frame_levels, normalise_loudness, slowed, snr_db, speech_span
 from assistant.engine import Engine
-from assistant.speech import Listening, choose, condition, decode_audio, hearings, readings, tidy, transcribe
+from assistant.speech import (
+    Listening,
+    choose,
+    condition,
+    decode_audio,
+    heard_again,
+    prepare,
+    readings,
+    tidy,
+    transcribe,
+)
 from bench import rooms
 
 pytestmark = pytest.mark.slow
@@ -67,6 +77,12 @@ def test_noise_is_suppressed_when_the_room_is_loud(spoken: tuple) -> None:
     assert snr_db(cleaned) > snr_db(plain) + 10
     quiet = condition(said, Listening(denoise_below_snr_db=30))  # a clean clip is left as it is
     assert quiet is not None and np.array_equal(quiet, condition(said, Listening(denoise_below_snr_db=0)))
+
+
+def hearings(audio: np.ndarray, listening: Listening) -> list[np.ndarray]:
+    """Every hearing the recognisers get of a clip, the first first, as `speech.transcribe` makes them."""
+    ready = prepare(audio, listening)
+    return [] if ready is None else [ready.first, *heard_again(ready, listening)]
 
 
 def test_a_noisy_room_is_heard_three_ways(spoken: tuple) -> None:
