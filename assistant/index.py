@@ -121,6 +121,11 @@ class Columns:
                                         np.int32)
 
 
+def _unit(x: np.ndarray) -> np.ndarray:
+    """Rows (or one vector) scaled to unit length: their dot products are cosine similarities."""
+    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
+
+
 def _client(path: str | Path | None, host: str = "", port: int = 8000):
     import chromadb
     from chromadb.config import Settings as ChromaSettings
@@ -148,6 +153,7 @@ class ProductIndex:
         self._meta: dict[str, dict] | None = None
         self._last: tuple[tuple | None, list[tuple[str, float]]] = (None, [])
         self._columns: Columns | None = None
+        self._stranded: dict[str, tuple[list[str], np.ndarray]] = {}
         self.client = _client(path, host, port)
 
     def _collection(self, suffix: str):
@@ -156,35 +162,38 @@ class ProductIndex:
                 col = self.client.get_or_create_collection(
                     self.prefix + suffix, embedding_function=None,
                     configuration={"hnsw": {"space": "cosine", "ef_construction": 200, "ef_search": 200}})
-                self._restore_lost(col)
             except Exception as e:
                 raise IndexUnavailable(f"search is unavailable: the vector store {self._where()} did not answer "
                                        f"({type(e).__name__}: {e})") from None
             self._collections[suffix] = col
         return self._collections[suffix]
 
-    def _restore_lost(self, col) -> None:
-        """Write again the products the vector index no longer returns. Chroma (1.5) rebuilds its HNSW index
-        from its write log when a store is opened, and with updates and deletes in that log it now and then
-        drops an element (about one load in ten of a pruned test index): the product stays in the metadata
-        store but no search finds it. Checked once per collection per opening: one query for every row."""
-        n = col.count()
-        if n == 0:
-            return
-        probe = col.get(limit=1, include=["embeddings"])["embeddings"][0]
-        found = set(col.query(query_embeddings=[np.asarray(probe, np.float32).tolist()], n_results=n,
-                              include=[])["ids"][0])
-        if len(found) >= n:
-            return
-        stored: list[str] = []
-        while len(got := col.get(include=[], limit=5000, offset=len(stored))["ids"]):
-            stored += got
-        lost = sorted(set(stored) - found)
-        for s in range(0, len(lost), 1000):
-            rows = col.get(ids=lost[s:s + 1000], include=["embeddings", "metadatas"])
-            col.upsert(ids=rows["ids"], embeddings=rows["embeddings"], metadatas=rows["metadatas"])
-        log.warning("the vector index %s had lost %d of its %d rows in %s; written again", self._where(), len(lost),
-                    n, col.name)
+    def _stranded_rows(self, suffix: str) -> tuple[list[str], np.ndarray]:
+        """The rows of one collection its vector index cannot reach, with their unit vectors; every search
+        scores them exactly beside Chroma's answer. Chroma's HNSW graph can leave a stored row that no edge
+        leads to: its neighbour selection drops links to a point nearly identical to one already linked (the
+        same photo listed twice, a product retitled), and chromadb 1.5's rebuild from its write log at opening
+        now and then drops an element after updates and deletes. Writing such a row again does not reliably
+        link it (measured: as often more rows strand as fewer). Found with one query for every row, once per
+        opening and again after this process writes; reading only, so opening an index never writes to it."""
+        if suffix not in self._stranded:
+            col = self._collection(suffix)
+            names: list[str] = []
+            vectors = np.zeros((0, 0), np.float32)
+            if n := col.count():
+                probe = col.get(limit=1, include=["embeddings"])["embeddings"][0]
+                found = set(col.query(query_embeddings=[np.asarray(probe, np.float32).tolist()], n_results=n,
+                                      include=[])["ids"][0])
+                if len(found) < n:
+                    stored: list[str] = []
+                    while len(got := col.get(include=[], limit=5000, offset=len(stored))["ids"]):
+                        stored += got
+                    got = col.get(ids=sorted(set(stored) - found), include=["embeddings"])
+                    names, vectors = list(got["ids"]), _unit(np.asarray(got["embeddings"], np.float32))
+                    log.warning("the vector index %s cannot reach %d of its %d rows in %s; they are searched "
+                                "exactly", self._where(), len(names), n, col.name)
+            self._stranded[suffix] = (names, vectors)
+        return self._stranded[suffix]
 
     def _call(self, fn, *args, **kwargs):
         """Run a store call; a lost connection becomes IndexUnavailable and is retried next time."""
@@ -194,6 +203,7 @@ class ProductIndex:
             raise
         except Exception as e:
             self._collections.clear()
+            self._stranded.clear()
             if self.host:
                 with contextlib.suppress(IndexUnavailable):
                     self.client = _client(self.path, self.host, self.port)
@@ -271,23 +281,37 @@ class ProductIndex:
 
     def _changed(self) -> None:
         self._last, self._columns = (None, []), None
+        self._stranded.clear()
 
     def columns(self) -> Columns:
         if self._columns is None:
             self._columns = Columns(self.metadata())
         return self._columns
 
-    def _nearest(self, vector: np.ndarray, n: int, where: dict | None, photos: bool,
+    def _nearest(self, vector: np.ndarray, n: int, filters: Filters | None, photos: bool,
                  ids: list[str] | None = None) -> list[tuple[str, float]]:
+        """The n nearest rows by Chroma's vector index (passing `filters`, among `ids` when given), with the
+        rows it cannot reach scored exactly and merged in."""
+        where = filters.where() if filters is not None else None
         key = (np.asarray(vector, np.float32).tobytes(), n, photos) if where is None and ids is None else None
         if key is not None and self._last[0] == key:  # one search asks twice for the same neighbours
             return self._last[1]
+        suffix = PHOTOS if photos else JOINT
 
         def do() -> list[tuple[str, float]]:
-            res = self._collection(PHOTOS if photos else JOINT).query(
+            res = self._collection(suffix).query(
                 query_embeddings=[np.asarray(vector, np.float32).tolist()], n_results=n, where=where, ids=ids,
                 include=["distances"])
-            return [(i, 1.0 - float(d)) for i, d in zip(res["ids"][0], res["distances"][0], strict=True)]
+            found = [(i, 1.0 - float(d)) for i, d in zip(res["ids"][0], res["distances"][0], strict=True)]
+            names, vectors = self._stranded_rows(suffix)
+            if not names:
+                return found
+            meta, allowed, seen = self.metadata(), set(ids) if ids is not None else None, {i for i, _ in found}
+            sims = vectors @ _unit(np.asarray(vector, np.float32))
+            extra = [(i, float(sim)) for i, sim in zip(names, sims, strict=True)
+                     if i not in seen and (allowed is None or i in allowed)
+                     and (where is None or (i in meta and filters.matches(meta[i])))]
+            return sorted(found + extra, key=lambda hit: -hit[1])[:n]
         found = self._call(do)
         if key is not None:
             self._last = (key, found)
@@ -334,7 +358,7 @@ class ProductIndex:
         if len(allowed) <= ID_FILTER_LIMIT:
             found = self._nearest(vector, want, None, photos, ids=allowed)
         else:
-            found = self._nearest(vector, min(n_all, k + len(excluded)), filters.where(), photos)
+            found = self._nearest(vector, min(n_all, k + len(excluded)), filters, photos)
         return keep(found)[:k]
 
     def _exact(self, vector: np.ndarray, k: int, ids: list[str], photos: bool) -> list[tuple[str, float]]:
@@ -342,9 +366,8 @@ class ProductIndex:
         got = self._call(lambda: self._collection(PHOTOS if photos else JOINT).get(ids=ids, include=["embeddings"]))
         if not len(got["ids"]):
             return []
-        names, mat = got["ids"], np.asarray(got["embeddings"], np.float32)
-        v = np.asarray(vector, np.float32)
-        sims = mat @ v / np.maximum(np.linalg.norm(mat, axis=1) * np.linalg.norm(v), 1e-12)
+        names = got["ids"]
+        sims = _unit(np.asarray(got["embeddings"], np.float32)) @ _unit(np.asarray(vector, np.float32))
         top = np.argsort(-sims, kind="stable")[:k]
         return [(names[n], float(sims[n])) for n in top]
 

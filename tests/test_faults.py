@@ -7,7 +7,8 @@
   it again ends with exactly the catalog's products in both collections, with the vectors and metadata an
   uninterrupted ingest gives; a shrunk catalog is pruned. A run dying between the two collections' writes
   or deletes leaves no half-written product in search results, and the next run repairs it. Rows Chroma's
-  vector index loses when it is rebuilt at opening (it happens after updates and deletes) are written again.
+  vector index cannot reach (near-identical vectors; its rebuild at opening after updates and deletes) are
+  still found: they are scored exactly beside every answer.
 - A model file missing or damaged (the learned space, a learned fuser, packaged encoder weights, the
   packaged or the joined Whisper base, the packaged tiny.en): `Engine(...)`, `python -m assistant search` and the app's
   start-up say which file.
@@ -47,7 +48,7 @@ from assistant.config import Settings
 from assistant.encoders import image_encoder, text_encoder
 from assistant.encoders.base import ModelFileError
 from assistant.engine import Engine
-from assistant.index import JOINT, PHOTOS, IndexUnavailable, ProductIndex
+from assistant.index import JOINT, PHOTOS, Filters, IndexUnavailable, ProductIndex
 from assistant.ingest import ingest
 from assistant.session import Session
 from assistant.speech import packaged_whisper_base
@@ -406,50 +407,79 @@ def test_a_run_dying_between_the_two_collections_is_repaired(engine: Engine, set
 
 
 class LosingIndex:
-    """A Chroma collection whose vector index has lost some rows: queries never return them until they are
-    written again (what Chroma's HNSW rebuild at opening sometimes does after updates and deletes)."""
+    """A Chroma collection whose vector index cannot reach some rows: its queries never return them (what
+    Chroma's HNSW graph does to a row no edge leads to). Records any write."""
 
     def __init__(self, col: object, lost: set[str]) -> None:
-        self.col, self.lost, self.upserts = col, set(lost), []
+        self.col, self.lost, self.writes = col, set(lost), []
 
     def __getattr__(self, name: str) -> object:
+        if name in ("add", "upsert", "update", "delete"):
+            return lambda *args, **kwargs: self.writes.append(name)
         return getattr(self.col, name)
 
     def query(self, **kwargs: object) -> dict:
         got = self.col.query(**kwargs)  # type: ignore[attr-defined]
         keep = [n for n, i in enumerate(got["ids"][0]) if i not in self.lost]
-        return {**got, "ids": [[got["ids"][0][n] for n in keep]]}
-
-    def upsert(self, ids: list[str], embeddings: object, metadatas: list[dict]) -> None:
-        self.upserts.append((list(ids), np.asarray(embeddings), list(metadatas)))
-        self.col.upsert(ids=ids, embeddings=embeddings, metadatas=metadatas)  # type: ignore[attr-defined]
-        self.lost -= set(ids)
+        return {k: [[v[0][n] for n in keep]] if k in ("ids", "distances") and v else v for k, v in got.items()}
 
 
-def test_rows_the_vector_index_lost_are_written_again(engine: Engine, settings: Settings, slice_rows: list[dict],
-                                                      tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    """Opening an index checks that its vector index returns every stored row (one query for all of them)
-    and writes the lost ones again from the metadata store, with their own vectors and metadata."""
+def test_rows_the_vector_index_cannot_reach_are_still_found(engine: Engine, settings: Settings,
+                                                            slice_rows: list[dict], tmp_path: Path,
+                                                            caplog: pytest.LogCaptureFixture) -> None:
+    """Rows Chroma's vector index no longer returns are found at opening (one query for every row) and
+    scored exactly beside every answer, with filters, ids and pools as for any row; opening never writes."""
     rows = slice_rows[:24]
     ingest([write_catalog(tmp_path / "cat", rows)], engine.space, ProductIndex(tmp_path / "index"), settings)
     index = ProductIndex(tmp_path / "index")
     col = index.client.get_collection(index.prefix + PHOTOS)
-    whole = LosingIndex(col, set())
-    index._restore_lost(whole)
-    assert whole.upserts == []  # nothing lost, nothing written
-
     lost = {rows[3]["id"], rows[17]["id"]}
-    before = index.get(sorted(lost), vectors=True, photos=True)
-    losing = LosingIndex(col, lost)
+    stored = index.get(sorted(r["id"] for r in rows), vectors=True, photos=True)
+    index._collections[PHOTOS] = losing = LosingIndex(col, lost)
     with caplog.at_level(logging.WARNING, logger="assistant.index"):
-        index._restore_lost(losing)
-    assert losing.lost == set() and len(losing.upserts) == 1
-    ids, vectors, metas = losing.upserts[0]
-    assert sorted(ids) == sorted(lost)
-    for pid, vector, meta in zip(ids, vectors, metas, strict=True):
-        assert meta == before[pid][0] and np.allclose(vector, before[pid][1], atol=1e-6)
-    assert any("lost 2 of its 24 rows in products_photos" in r.getMessage() for r in caplog.records)
-    assert index.query(before[rows[3]["id"]][1], 1, photos=True)[0].id == rows[3]["id"]
+        for pid in lost:
+            hits = index.query(stored[pid][1], 3, photos=True)
+            assert hits[0].id == pid and hits[0].score > 0.999
+            raw = losing.query(query_embeddings=[stored[pid][1].tolist()], n_results=24, include=["distances"])
+            assert pid not in raw["ids"][0]  # the collection alone never returns it
+    assert sum("cannot reach 2 of its 24 rows in products_photos" in r.getMessage() for r in caplog.records) == 1
+    assert losing.writes == []
+
+    pid = rows[3]["id"]
+    meta = stored[pid][0]
+    same, other = Filters(gender=(meta["gender"],)), Filters(exclude_ids=(pid,))
+    assert index.query(stored[pid][1], 2, same, photos=True)[0].id == pid
+    assert pid not in [h.id for h in index.query(stored[pid][1], 5, other, photos=True)]
+    near = index._nearest(stored[pid][1], 3, None, True, ids=[pid, rows[0]["id"]])
+    assert [i for i, _ in near] == [pid, rows[0]["id"]]
+    assert index._nearest(stored[pid][1], 3, None, True, ids=[rows[0]["id"]])[0][0] == rows[0]["id"]
+    wrong = Filters(gender=tuple({r["gender"] for r in rows} - {meta["gender"]}))
+    assert wrong.gender
+    assert pid not in [i for i, _ in index._nearest(stored[pid][1], 24, wrong, True)]
+
+
+def test_near_duplicate_vectors_chroma_cannot_reach_are_found(tmp_path: Path) -> None:
+    """A real Chroma collection of near-identical vectors (the same photo listed again and again), where its
+    HNSW graph leaves rows no query returns: every row is still found by its own vector."""
+    for seed in range(10):
+        rng = np.random.default_rng(seed)
+        centres = rng.normal(size=(8, 64))
+        vectors = np.concatenate([c + 1e-4 * rng.normal(size=(60, 64)) for c in centres]).astype(np.float32)
+        ids = [f"p{n}" for n in range(len(vectors))]
+        index = ProductIndex(tmp_path / f"index{seed}")
+        for s in range(0, len(ids), 16):
+            index.upsert(ids[s:s + 16], vectors[s:s + 16], vectors[s:s + 16], [{"gender": "Men"}] * len(ids[s:s + 16]))
+        col = index.client.get_collection(index.prefix + JOINT)
+        raw = set(col.query(query_embeddings=[vectors[0].tolist()], n_results=len(ids), include=[])["ids"][0])
+        if raw != set(ids):
+            break
+    else:
+        pytest.fail("no seed left Chroma's vector index with a row it cannot reach")
+    for n, pid in enumerate(ids):
+        if pid not in raw:
+            for photos in (False, True):
+                assert pid in [h.id for h in index.query(vectors[n], 60, photos=photos)]
+                assert pid in [h.id for h in index.query(vectors[n], 60, Filters(gender=("Men",)), photos=photos)]
 
 
 # ---------------------------------------------------------------------------------------------------
