@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 from conftest import say
 from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from assistant.config import Settings
 from bench import rooms
@@ -300,6 +301,17 @@ def chip_labels(pg: Page) -> list[str]:
     return pg.locator("#sa-chips label").all_inner_texts()
 
 
+def has_chip(pg: Page, text: str, timeout: float = 10_000) -> bool:
+    """Whether a chip saying `text` is shown, waiting for the chips' render to follow the reply's."""
+    try:
+        pg.wait_for_function("t => [...document.querySelectorAll('#sa-chips label')].some(l => l.innerText.includes(t))",
+                             arg=text, timeout=timeout)
+        return True
+    except PlaywrightTimeout:
+        print("chips shown:", chip_labels(pg))
+        return False
+
+
 def test_a_multi_turn_session_in_words_a_photo_and_voice(page: Page, app: RunningApp, slice_rows: list[dict],
                                                          tmp_path: Path) -> None:
     """One conversation: words, a follow-up in other words, a budget the shopper's way, a photo with a change,
@@ -317,8 +329,8 @@ def test_a_multi_turn_session_in_words_a_photo_and_voice(page: Page, app: Runnin
     reply = ask(page, f"nothing above {cap}")
     shown = cards(page)
     assert shown and all(c["price"] <= cap and c["type"] == kind for c in shown), reply
-    assert f"under ₹{cap:,}" in reply and any(f"Price: under ₹{cap:,}" in t for t in chip_labels(page))
-    assert any(f"Category: {kind}" in t for t in chip_labels(page)) and kind.lower() in reply.lower()
+    assert f"under ₹{cap:,}" in reply and has_chip(page, f"Price: under ₹{cap:,}")
+    assert has_chip(page, f"Category: {kind}") and kind.lower() in reply.lower()
     shoot(page, "7-dialogue-words")
 
     row = next(r for r in slice_rows if r["article_type"] == kind and r["gender"] == gender)
@@ -328,7 +340,7 @@ def test_a_multi_turn_session_in_words_a_photo_and_voice(page: Page, app: Runnin
     reply = attach_and_send(page, FASHION / row["image"], f"like this but in {other.lower()}")
     shown = cards(page)
     assert "looks like" in reply and shown and all(c["colour"] == other for c in shown), reply
-    assert any(f"Colour: {other}" in t for t in chip_labels(page)) and other.lower() in reply.lower()
+    assert has_chip(page, f"Colour: {other}") and other.lower() in reply.lower(), (reply, chip_labels(page))
     shoot(page, "8-dialogue-photo")
 
     clip = say("something cheaper", tmp_path / "cheaper.wav")
@@ -341,7 +353,7 @@ def test_a_multi_turn_session_in_words_a_photo_and_voice(page: Page, app: Runnin
     # products sit under the median, so the cheapest page of them is shown instead)
     assert "cheaper" in reply and cheaper and statistics.median(c["price"] for c in cheaper) < before, reply
     assert all(c["price"] < dearest and c["colour"] == other for c in cheaper), reply
-    assert any("Price: under ₹" in t for t in chip_labels(page))
+    assert has_chip(page, "Price: under ₹")
     assert uploaded_files(app) == []
     shoot(page, "9-dialogue-voice")
 
