@@ -110,9 +110,11 @@ class Engine:
         self.refresh_vocabulary()
 
     def refresh_vocabulary(self) -> None:
-        """Re-read the catalog's facet values from the index (after an ingest)."""
+        """Re-read the catalog's facet values from the index (after an ingest), and look for the rows its vector
+        index cannot reach (`ProductIndex.find_stranded`)."""
         self.index.refresh()
         self.vocabulary = Vocabulary(self.index.facet_values())
+        self.index.find_stranded()
         self.speech_prompts = speech_prompts(self.vocabulary)
         self.speech_words = speech_words(self.vocabulary)
         self.speech_spellings = speech_spellings(self.vocabulary)
