@@ -47,7 +47,7 @@ class Settings:
     speech_window_seconds: float = 10.0  # Whisper's encoder window for short requests (30 s = stock Whisper)
     speech_rescore_margin: float = 0.5  # n-best within this (log-prob per token) may win on catalog words
     speech_vote_temperature: float = 0.2  # hypotheses with the same words pool exp(score / this) (speech.readings)
-    # a clip made ready for the recognisers (speech.condition; 0 turns a step off): Silero VAD keeps the
+    # a clip made ready for the recognisers (speech.prepare; 0 turns a step off): Silero VAD keeps the
     # words and this much around them; the words brought to this loudness (gain at most max_gain);
     # denoised (DeepFilterNet3) below this SNR
     speech_vad_threshold: float = 0.2  # 0.5 cut the first word of 8 kHz phone clips (Silero starts late there)

@@ -426,12 +426,6 @@ def prepare(audio: np.ndarray, listening: Listening) -> Prepared | None:
     return Prepared(audio, denoiser(listening.denoise_attenuation_db)(audio) if noisy else audio, noisy, snr)
 
 
-def condition(audio: np.ndarray, listening: Listening) -> np.ndarray | None:
-    """What the recognisers hear first of a recording (`prepare`); None when it holds no words."""
-    ready = prepare(audio, listening)
-    return None if ready is None else ready.first
-
-
 def heard_again(ready: Prepared, listening: Listening) -> list[np.ndarray]:
     """For a clip from a noisy room (SNR under `listening.hear_again_below_snr_db`), two more hearings whose
     n-best lists are pooled with the first's: the words with the other choice of denoising (denoised when they

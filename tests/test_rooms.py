@@ -1,6 +1,6 @@
 """Speech in real rooms: one spoken request (espeak-ng) heard through noise, other people talking, echo,
 an 8 kHz phone line, clipping, and a quiet speaker with silence around the words (`bench.rooms`), each
-step of `speech.condition` and a noisy room's other hearings (`speech.heard_again`) checked on those clips,
+step of `speech.prepare` and a noisy room's other hearings (`speech.heard_again`) checked on those clips,
 and the request still understood through the engine. Also the choice among readings (support shares) and
 the alternatives offered when unsure."""
 
@@ -17,7 +17,6 @@ from assistant.engine import Engine
 from assistant.speech import (
     Listening,
     choose,
-    condition,
     decode_audio,
     heard_again,
     prepare,
@@ -77,6 +76,12 @@ def test_noise_is_suppressed_when_the_room_is_loud(spoken: tuple) -> None:
     assert snr_db(cleaned) > snr_db(plain) + 10
     quiet = condition(said, Listening(denoise_below_snr_db=30))  # a clean clip is left as it is
     assert quiet is not None and np.array_equal(quiet, condition(said, Listening(denoise_below_snr_db=0)))
+
+
+def condition(audio: np.ndarray, listening: Listening) -> np.ndarray | None:
+    """What the recognisers hear first of a clip (`speech.prepare`); None when it holds no words."""
+    ready = prepare(audio, listening)
+    return None if ready is None else ready.first
 
 
 def hearings(audio: np.ndarray, listening: Listening) -> list[np.ndarray]:
