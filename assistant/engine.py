@@ -7,6 +7,7 @@ import itertools
 import logging
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
@@ -20,7 +21,17 @@ from .encoders import image_encoder, text_encoder
 from .errors import InputError
 from .fusion import load_fuser, steer
 from .index import Filters, Hit, ProductIndex
-from .photo import PhotoHeads, PhotoReading, QueryTail, colour_agreement, item_colours, read_photo
+from .photo import (
+    PhotoHeads,
+    PhotoReading,
+    QueryTail,
+    colour_agreement,
+    details,
+    item_colours,
+    matching_points,
+    read_photo,
+    same_photos,
+)
 from .space import JointSpace
 from .speech import Listening, Transcript, load_transcriber, transcribe
 from .understanding import (
@@ -107,6 +118,7 @@ class Engine:
         self.fuser = load_fuser(settings.fusion, settings.model_path, self.space.card.dim, settings.fusion_alpha)
         self.photo_heads = PhotoHeads.load(settings.model_path)  # None for a model trained before them
         self.query_tail = QueryTail.load(settings.model_path, self.image_encoder)  # None: the encoder as shipped
+        self._matching = ThreadPoolExecutor(max(1, settings.threads), thread_name_prefix="photo-match")
         self.refresh_vocabulary()
 
     def refresh_vocabulary(self) -> None:
@@ -302,17 +314,36 @@ class Engine:
         what it shows and how to rank; the photo heads speak for photos with no such neighbour."""
         return bool(hits) and hits[0].score >= self.settings.photo_close_similarity
 
-    def same_product(self, hits: list[Hit], tuned: bool = False) -> list[str]:
-        """The products whose catalog photo is close enough to the shopper's to be the very product: above the
-        similarity the photo heads were calibrated to (claims right on shopper-style views, almost never made on
-        real photos of other things) — for a query through the tuned tail, above its own calibration too —,
-        within a margin of the closest (a product listed twice has two). None without photo heads: a likeness
-        alone is not a claim."""
-        if self.photo_heads is None or not hits:
+    def same_product(self, hits: list[Hit], tuned: bool = False, photo: Image.Image | None = None) -> list[str]:
+        """The products the shopper's photo shows. With the `photo`: those whose own catalog photo it shows, found
+        by matching the details of both (`photo.same_photos` over the `photo_match_candidates` nearest); failing
+        that, with photo heads, those whose catalog photo is close enough to be the very product: above the
+        similarity the heads were calibrated to (claims right on shopper-style views, almost never made on real
+        photos of other things) — for a query through the tuned tail, above its own calibration too —, within a
+        margin of the closest (a product listed twice has two). A likeness alone is not a claim without heads."""
+        if not hits:
             return []
-        least = max(self.photo_heads.card.claim_similarity, hits[0].score - self.settings.photo_exact_margin,
+        s = self.settings
+        if photo is not None:
+            verified = same_photos(self.photo_matches(photo, hits[: s.photo_match_candidates]), s.photo_match_points,
+                                   s.photo_match_group, s.photo_match_rest)
+            if verified:
+                return verified
+        if self.photo_heads is None:
+            return []
+        least = max(self.photo_heads.card.claim_similarity, hits[0].score - s.photo_exact_margin,
                     self.query_tail.card.claim_similarity if tuned and self.query_tail is not None else 0.0)
         return [h.id for h in hits[:5] if h.score >= least]
+
+    def photo_matches(self, photo: Image.Image, hits: list[Hit]) -> dict[str, int]:
+        """Per hit whose catalog photo can be read, how many of its details the shopper's photo shows in place
+        (`photo.matching_points`)."""
+        mine = details(photo)
+
+        def points(hit: Hit) -> int | None:  # OpenCV lets go of the GIL: the candidates are matched side by side
+            theirs = self._catalog_photo(hit)
+            return None if theirs is None else matching_points(mine, details(theirs))
+        return {h.id: n for h, n in zip(hits, self._matching.map(points, hits), strict=True) if n is not None}
 
     def photo_facets(self, reading: PhotoReading, votes: dict[str, dict[str, float]], hits: list[Hit],
                      claimed: list[str]) -> dict[str, str]:
@@ -355,19 +386,24 @@ class Engine:
         return max((h for h in alike if h.score >= alike[0].score - s.photo_lead_colour_margin), key=agreeing)
 
     def _catalog_photo_colours(self, hit: Hit) -> np.ndarray | None:
-        """The colour histogram of a catalog product's own photo, read once (from this machine only: a photo
-        behind an address is not fetched while a shopper waits); None when it cannot be read."""
-        location = str(hit.metadata.get("image", ""))
-        key = (hit.id, location)
+        """The colour histogram of a catalog product's own photo, read once; None when it cannot be read."""
+        key = (hit.id, str(hit.metadata.get("image", "")))
         if key not in self._photo_colours:
-            colours = None
-            if location and not location.startswith(("http://", "https://")):
-                try:
-                    colours = item_colours(decode_image(image_bytes(location)))
-                except (OSError, CatalogError) as e:
-                    log.warning("product %s: its photo's colours cannot be read: %s", hit.id, e)
-            self._photo_colours[key] = colours
+            photo = self._catalog_photo(hit)
+            self._photo_colours[key] = None if photo is None else item_colours(photo)
         return self._photo_colours[key]
+
+    def _catalog_photo(self, hit: Hit) -> Image.Image | None:
+        """A catalog product's own photo, from this machine only (a photo behind an address is not fetched while a
+        shopper waits); None when it cannot be read."""
+        location = str(hit.metadata.get("image", ""))
+        if not location or location.startswith(("http://", "https://")):
+            return None
+        try:
+            return decode_image(image_bytes(location))
+        except (OSError, CatalogError) as e:
+            log.warning("product %s: its photo cannot be read: %s", hit.id, e)
+            return None
 
     def _lookalike(self, nearest: list[Hit], shown: set[str]) -> Hit | None:
         """The closest catalog photo of any kind not `shown` yet, when the tuned query is close enough to its
@@ -390,7 +426,7 @@ class Engine:
         pool = max(self.settings.candidate_pool // 3, k * 2)
         nearest = self.index.query(feats, pool, hard, photos=True, pool=pool)
         unfiltered = nearest if not hard.active() else self.index.query(feats, 12, photos=True)
-        claimed = self.same_product(unfiltered, reading.tuned)
+        claimed = self.same_product(unfiltered, reading.tuned, photo)
         votes = neighbour_votes(unfiltered, self.settings.photo_vote_neighbours, self.settings.photo_vote_temperature)
         close = self.settings.photo_close_similarity
         reading = reading.with_neighbours(votes, neighbour_weight(unfiltered, self.settings.photo_neighbour_from, close),

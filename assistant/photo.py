@@ -11,6 +11,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 import torch
 from PIL import Image
@@ -237,6 +238,74 @@ def colour_agreement(a: np.ndarray, b: np.ndarray) -> float:
     """How alike two colour histograms are: their Bhattacharyya coefficient (1 for the same colours, 0 for none
     shared)."""
     return float(np.sqrt(a * b).sum())
+
+
+@dataclass(frozen=True)
+class MatchSettings:
+    """How a catalog photo is checked against a shopper's for the very product: the same details (SIFT keypoints
+    of the grey levels, which a colour cast does not move) found in both, in the same places up to one plausible
+    affine map (a view's scale, turn and tilt; not a fold or a squash). Defaults measured on shopper-style views
+    of `train` products and `train` real photos (`scripts/claim_check.py`)."""
+
+    side: int = 320  # photos are matched at this longest side at most
+    ratio: float = 0.8  # a match counts when its descriptor is this much closer than the second-closest (Lowe)
+    reprojection: float = 4.0  # px: a matched point this close to where the map puts it agrees with it
+    max_stretch: float = 3.0  # the map's larger axis at most this many times its smaller
+    scale: tuple[float, float] = (0.2, 5.0)  # the catalog photo at this scale of the shopper's, at most
+
+
+@dataclass(frozen=True)
+class Details:
+    """A photo's keypoints: where they are (x, y at the matched size) and their SIFT descriptors."""
+
+    points: np.ndarray
+    descriptors: np.ndarray
+
+
+def details(image: Image.Image, cfg: MatchSettings = MatchSettings()) -> Details:
+    """The keypoints of a photo's grey levels (none in a flat one)."""
+    grey = image.convert("L")
+    if max(grey.size) > cfg.side:
+        grey.thumbnail((cfg.side, cfg.side), Image.BILINEAR)
+    found, descriptors = cv2.SIFT_create().detectAndCompute(np.asarray(grey), None)
+    if descriptors is None or not found:
+        return Details(np.zeros((0, 2), np.float32), np.zeros((0, 128), np.float32))
+    return Details(np.float32([k.pt for k in found]), descriptors)
+
+
+def matching_points(a: Details, b: Details, cfg: MatchSettings = MatchSettings()) -> int:
+    """How many distinct points of `b` one plausible affine map carries `a`'s matching keypoints onto: tens when
+    both photos show the same product photo (re-shot, turned, smaller, colour-cast), a handful at most for two
+    different things."""
+    if len(a.points) < 4 or len(b.points) < 4:
+        return 0
+    pairs = cv2.BFMatcher(cv2.NORM_L2).knnMatch(a.descriptors, b.descriptors, k=2)
+    good = [m[0] for m in pairs if len(m) == 2 and m[0].distance < cfg.ratio * m[1].distance]
+    if len(good) < 4:
+        return 0
+    src = a.points[[m.queryIdx for m in good]]
+    dst = b.points[[m.trainIdx for m in good]]
+    affine, inliers = cv2.estimateAffine2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=cfg.reprojection)
+    if affine is None or not np.isfinite(affine).all():
+        return 0
+    big, small = np.linalg.svd(affine[:, :2], compute_uv=False)
+    if small <= 0 or big / small > cfg.max_stretch or not cfg.scale[0] <= np.sqrt(big * small) <= cfg.scale[1]:
+        return 0
+    return len({(round(float(x)), round(float(y))) for x, y in dst[inliers.ravel().astype(bool)]})
+
+
+def same_photos(points: Mapping[str, int], least: int, group: float, rest: float) -> list[str]:
+    """The products whose photo a shopper's photo shows, from each candidate's `matching_points`: those within
+    `group` of the most matched, when it has at least `least` and every other candidate at most `rest` of it
+    (catalog photos of one model in one pose, each in other briefs, share the model's points; a product listed
+    twice has two photos that match alike). Most matched first; none when no candidate stands out."""
+    ranked = sorted(points.items(), key=lambda kv: -kv[1])
+    if not ranked or ranked[0][1] < least:
+        return []
+    best = ranked[0][1]
+    if any(rest * best < n < group * best for _, n in ranked):
+        return []
+    return [pid for pid, n in ranked if n >= group * best]
 
 
 def _middle_colours(image: Image.Image) -> np.ndarray:

@@ -1,14 +1,14 @@
 """Photo understanding on small real images: the item is found on the surfaces shoppers use, its colour is read
-from its own pixels, shopper-style views are what they claim to be, and the claim threshold is calibrated as
-documented; the image encoder splits into a trunk and a tail that tunes and saves. Fast: the one model loaded is
-the shipped EfficientNet."""
+from its own pixels, shopper-style views are what they claim to be, the claim threshold is calibrated as
+documented and the very product is told from look-alikes by the details both photos show; the image encoder
+splits into a trunk and a tail that tunes and saves. Fast: the one model loaded is the shipped EfficientNet."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
-from conftest import FASHION
+from conftest import FASHION, REAL_PHOTOS
 from PIL import Image
 from safetensors.torch import load_file
 
@@ -22,15 +22,19 @@ from assistant.photo import (
     SAT_BINS,
     SCALE,
     VAL_BINS,
+    Details,
     PhotoReading,
     QueryCard,
     QueryTail,
     colour_agreement,
     colour_histogram,
+    details,
     find_item,
     item_colours,
+    matching_points,
     pack_int8,
     read_photo,
+    same_photos,
     unpack_int8,
 )
 from assistant.train_photo import claim_threshold
@@ -147,6 +151,60 @@ def test_claim_threshold_keeps_claims_right_and_strangers_out() -> None:
     t2 = claim_threshold(sims, right, np.linspace(0.5, 0.92, 100), precision=0.97, stranger_rate=0.01)
     assert t2 > 0.9 and (np.linspace(0.5, 0.92, 100) >= t2).mean() <= 0.01  # strangers raise it
     assert claim_threshold(sims, np.zeros_like(right), strangers, 0.97, 0.01) == 1.0  # never right: never claim
+
+
+# catalog photos of other products that look alike: two checked shirts, and briefs worn by one model in one pose
+CHECK_SHIRTS, SAME_MODEL_BRIEFS = ("11114", "12952", "13853"), ("15780", "15768", "15816")
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_shopper_style_view_shows_its_own_catalog_photos_details_not_a_lookalikes(seed: int) -> None:
+    """Re-shot smaller, turned, colour-cast, blurred and JPEG-compressed on a textured surface, a catalog photo
+    still shows its own details in place; a look-alike's photo (another checked shirt) shows a handful at most."""
+    rng = np.random.default_rng(seed)
+    own, *others = CHECK_SHIRTS
+    view = details(shopper_view(photo(own), rng, [surface(rng, 320)]))
+    mine = matching_points(view, details(photo(own)))
+    theirs = [matching_points(view, details(photo(pid))) for pid in others]
+    assert mine >= 12 and max(theirs) <= 6, (mine, theirs)
+
+
+def test_photos_of_unrelated_things_share_no_details() -> None:
+    real = Image.open(sorted((REAL_PHOTOS / "images").glob("*.jpg"))[5]).convert("RGB")
+    assert matching_points(details(real), details(photo(CHECK_SHIRTS[0]))) <= 6
+    flat = details(Image.new("RGB", (200, 200), (120, 30, 40)))
+    assert len(flat.points) == 0 and matching_points(flat, details(photo(YELLOW_TEE))) == 0
+    assert isinstance(flat, Details) and flat.points.shape == (0, 2) and flat.descriptors.shape == (0, 128)
+    for size in ((1, 1), (7, 7), (5000, 10)):  # too small, or squashed to a line at the matching size
+        tiny = details(Image.new("RGB", size, (10, 200, 30)))
+        assert tiny.points.shape == (0, 2) and matching_points(tiny, tiny) == 0
+
+
+def test_a_large_photo_is_matched_at_the_matching_size() -> None:
+    big = photo(YELLOW_TEE).resize((1344, 1792))
+    found = details(big)
+    assert found.points.max() <= 320 and len(found.points) > 0
+    assert matching_points(found, details(photo(YELLOW_TEE))) >= 12
+
+
+def test_the_same_photo_is_claimed_only_when_one_product_stands_out() -> None:
+    assert same_photos({"a": 40, "b": 3, "c": 0}, least=8, group=0.9, rest=0.7) == ["a"]
+    assert same_photos({"a": 7, "b": 1}, least=8, group=0.9, rest=0.7) == []  # too few points
+    assert same_photos({"a": 30, "twin": 29, "c": 5}, least=8, group=0.9, rest=0.7) == ["a", "twin"]  # listed twice
+    # one model in one pose, in other briefs: the pose matches them all, so none is the photo's
+    assert same_photos({"red": 22, "navy": 19, "striped": 17, "c": 2}, least=8, group=0.9, rest=0.7) == []
+    assert same_photos({}, least=8, group=0.9, rest=0.7) == []
+
+
+def test_one_model_in_one_pose_matches_but_is_not_claimed() -> None:
+    """Catalog photos of briefs worn by one model in one pose share the model's details: the pose alone makes
+    each of them match a view of one, so the rule claims none of them unless one stands out."""
+    rng = np.random.default_rng(4)
+    view = details(shopper_view(photo(SAME_MODEL_BRIEFS[-1]), rng, [surface(rng, 320)]))
+    points = {pid: matching_points(view, details(photo(pid))) for pid in SAME_MODEL_BRIEFS}
+    assert min(points.values()) >= 12, points  # the model's body matches in every photo
+    claimed = same_photos(points, least=8, group=0.9, rest=0.7)
+    assert claimed in ([], [SAME_MODEL_BRIEFS[-1]]), points  # never another pair of briefs
 
 
 def test_a_reading_moves_towards_its_neighbours_vote_and_says_the_kind_sooner() -> None:

@@ -1,0 +1,71 @@
+"""How often "the same product" is claimed, and rightly, from matching photo details (`photo.same_photos`):
+on shopper-style views of catalog `train` products (seeded, `augment.shopper_view`, laid on corners of `train`
+real photos as in training) and on `train` real photos (no catalog product in any). Sweeps the claim rule's
+settings over the same matches; the engine's own settings are marked with *. Dev sets are never read.
+
+    python scripts/claim_check.py --views 400 --real 600
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+
+import numpy as np
+from PIL import Image
+
+from assistant.augment import shopper_view
+from assistant.catalog import decode_image, image_bytes, read_catalog
+from assistant.config import Settings
+from assistant.engine import Engine
+from assistant.photo import same_photos
+from assistant.train_photo import real_photos
+
+
+def matches(engine: Engine, photo: Image.Image) -> dict[str, int]:
+    """The matches the engine weighs for a photo alone: its nearest catalog photos, as `Engine.search` finds them."""
+    reading = engine.read_photo(photo)
+    hits = engine.index.query(reading.query, engine.settings.photo_match_candidates, photos=True)
+    return engine.photo_matches(photo, hits)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--views", type=int, default=400, help="shopper-style views of train products")
+    ap.add_argument("--real", type=int, default=600, help="train real photos")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    settings = Settings.from_env()
+    engine = Engine(settings)
+    catalog = read_catalog(settings.catalog_dir)
+    rng = np.random.default_rng(args.seed)
+    keep = catalog.train_ids()
+    train = sorted((p for p in catalog.products if p.id in keep), key=lambda p: p.id)
+    reals = real_photos(settings.real_photos_dir, "train")
+    order = rng.permutation(len(reals))
+    surfaces = [Image.open(reals[i][0]).convert("RGB") for i in order[: settings.photo_view_surfaces]]
+    strangers = [reals[i][0] for i in order[settings.photo_view_surfaces:][: args.real]]
+    same_photo = {}  # a product listed twice: the other listing's photo is the same bytes
+    for p in catalog.products:
+        same_photo.setdefault(image_bytes(p.image), set()).add(p.id)
+    twins = {pid: ids for ids in same_photo.values() for pid in ids}
+    views = []
+    for i in rng.permutation(len(train))[: args.views]:
+        product = train[i]
+        views.append((product.id, matches(engine, shopper_view(decode_image(image_bytes(product.image)), rng, surfaces))))
+    real = [matches(engine, Image.open(path).convert("RGB")) for path in strangers]
+    print(f"{len(views)} views of train products, {len(real)} train real photos")
+    print(f"{'points':>6} {'group':>5} {'rest':>5} {'claimed':>8} {'right':>6} {'real claimed':>12}")
+    ours = (settings.photo_match_points, settings.photo_match_group, settings.photo_match_rest)
+    for rule in itertools.product((6, 8, 10, 12), (0.8, 0.9), (0.6, 0.7, 0.8)):
+        claims = [(pid, same_photos(m, *rule)) for pid, m in views]
+        made = [(pid, c) for pid, c in claims if c]
+        right = sum(c[0] in twins[pid] for pid, c in made)
+        stranger = sum(bool(same_photos(m, *rule)) for m in real)
+        mark = "*" if rule == ours else " "
+        print(f"{rule[0]:>6} {rule[1]:>5} {rule[2]:>5} {len(made) / len(views):>8.3f} "
+              f"{right / max(1, len(made)):>6.3f} {stranger / max(1, len(real)):>12.3f} {mark}")
+
+
+if __name__ == "__main__":
+    main()
