@@ -9,6 +9,7 @@ settings over the same matches; the engine's own settings are marked with *. Dev
 from __future__ import annotations
 
 import argparse
+import hashlib
 import itertools
 
 import numpy as np
@@ -45,26 +46,29 @@ def main() -> None:
     order = rng.permutation(len(reals))
     surfaces = [Image.open(reals[i][0]).convert("RGB") for i in order[: settings.photo_view_surfaces]]
     strangers = [reals[i][0] for i in order[settings.photo_view_surfaces:][: args.real]]
-    same_photo = {}  # a product listed twice: the other listing's photo is the same bytes
+    same_photo: dict[str, set[str]] = {}  # a product listed twice: the other listing's photo is the same bytes
     for p in catalog.products:
-        same_photo.setdefault(image_bytes(p.image), set()).add(p.id)
+        same_photo.setdefault(hashlib.sha256(image_bytes(p.image)).hexdigest(), set()).add(p.id)
     twins = {pid: ids for ids in same_photo.values() for pid in ids}
     views = []
     for i in rng.permutation(len(train))[: args.views]:
         product = train[i]
         views.append((product.id, matches(engine, shopper_view(decode_image(image_bytes(product.image)), rng, surfaces))))
     real = [matches(engine, Image.open(path).convert("RGB")) for path in strangers]
+    ours = (settings.photo_match_points, settings.photo_match_group, settings.photo_match_rest)
+    for path, m in zip(strangers, real, strict=True):
+        if same_photos(m, *ours):
+            print(f"real photo claimed: {path} -> {same_photos(m, *ours)} ({m})")
     print(f"{len(views)} views of train products, {len(real)} train real photos")
     print(f"{'points':>6} {'group':>5} {'rest':>5} {'claimed':>8} {'right':>6} {'real claimed':>12}")
-    ours = (settings.photo_match_points, settings.photo_match_group, settings.photo_match_rest)
     for rule in itertools.product((6, 8, 10, 12), (0.8, 0.9), (0.6, 0.7, 0.8)):
         claims = [(pid, same_photos(m, *rule)) for pid, m in views]
         made = [(pid, c) for pid, c in claims if c]
         right = sum(c[0] in twins[pid] for pid, c in made)
         stranger = sum(bool(same_photos(m, *rule)) for m in real)
         mark = "*" if rule == ours else " "
-        print(f"{rule[0]:>6} {rule[1]:>5} {rule[2]:>5} {len(made) / len(views):>8.3f} "
-              f"{right / max(1, len(made)):>6.3f} {stranger / max(1, len(real)):>12.3f} {mark}")
+        print(f"{rule[0]:>6} {rule[1]:>5} {rule[2]:>5} {len(made) / max(1, len(views)):>8.3f} "
+              f"{right / max(1, len(made)):>6.3f} {stranger / max(1, len(real)):>12.3f} {mark}".rstrip())
 
 
 if __name__ == "__main__":
