@@ -266,8 +266,13 @@ class Assistant:
             result = self._search(s)  # the words alone did not rank enough of what is asked first
         else:
             result = replace(result, hits=kept_hits[: self.depth])
+        claimed = result.same_product
         s = self._show(s, result)
         text_out = say_found(s, len(s.shown), text)
+        if s.shown and s.shown[0]["id"] in claimed:  # the very product in the photo leads the page: say which
+            title = html.escape(s.shown[0].get("title", ""), quote=False)
+            text_out += (f"第一件就是你照片中的商品：{title}。" if s.language == "zh" else
+                         f" The first one is the very product in your photo: {title}.")
         said = [k for k in dropped if k in Constraints.from_understanding(u).active_keys()]  # not a photo's guess
         return self._reply(s, relaxed_note(asked, said, s.language) + text_out, result, user, transcript)
 

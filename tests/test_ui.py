@@ -514,6 +514,18 @@ def test_photo_request_says_what_it_sees(assistant: Assistant, slice_rows: list[
     assert cheaper.ok and all(p["sale_price"] <= cheaper.session.constraints.max_price for p in cheaper.cards)
 
 
+def test_the_reply_names_the_very_product_only_when_it_is_claimed(assistant: Assistant, slice_rows: list[dict]) -> None:
+    """A catalog product's own photo is claimed: the reply names it, and it is the first card. Someone's own
+    T-shirt on a bed is no catalog product: the reply names none."""
+    row = slice_rows[9]
+    reply = assistant.message(Session(), photo=(FASHION / row["image"]).read_bytes())
+    assert reply.cards[0]["id"] == row["id"]
+    assert reply.text.endswith(f" The first one is the very product in your photo: {row['title']}."), reply.text
+    real = sorted((FASHION.parent / "real-photos" / "images").glob("*.jpg"))[11]
+    other = assistant.message(Session(), photo=real.read_bytes())
+    assert other.ok and other.cards and "very product" not in other.text, other.text
+
+
 def test_voice_request_shows_the_transcript(assistant: Assistant) -> None:
     _, clip = next((s, c) for s, c in voice_examples() if "shirts" in s)
     reply = assistant.message(Session(), audio=str(clip))
