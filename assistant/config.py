@@ -163,12 +163,11 @@ class Settings:
     feedback_weight: float = 0.3  # how far likes / dislikes move a photo search
     photo_exact_margin: float = 0.05
     # "the same product" when the shopper's photo shows a catalog photo's own details (`photo.same_photos`): among
-    # this many nearest catalog photos, the most matched with at least photo_match_points points, every other
-    # at most photo_match_rest of it, and those within photo_match_group of it (`scripts/claim_check.py` measures
-    # it on shopper-style views of `train` products and on `train` real photos)
+    # this many nearest catalog photos, the most matched with at least photo_match_points points and every other
+    # photo at most photo_match_rest of it (`scripts/claim_check.py` measures it on shopper-style views of `train`
+    # products and on `train` real photos)
     photo_match_candidates: int = 8
     photo_match_points: int = 8
-    photo_match_group: float = 0.9
     photo_match_rest: float = 0.7
     photo_vote_neighbours: int = 12
     photo_vote_temperature: float = 0.02

@@ -15,13 +15,15 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .catalog import CatalogError, Product, decode_image, image_bytes, read_catalog
+from .catalog import CatalogError, Product, content_hash, decode_image, image_bytes, read_catalog
 from .config import Settings
 from .encoders import image_encoder, text_encoder
 from .errors import InputError
 from .fusion import load_fuser, steer
 from .index import Filters, Hit, ProductIndex
 from .photo import (
+    Details,
+    Match,
     PhotoHeads,
     PhotoReading,
     QueryTail,
@@ -132,6 +134,7 @@ class Engine:
         self.speech_spellings = speech_spellings(self.vocabulary)
         self.__dict__.pop("_held_together", None)
         self._photo_colours: dict[tuple[str, str], np.ndarray | None] = {}  # read again: photos may have changed
+        self._unreadable_photos: set[str] = set()
 
     # -- a product's own data -------------------------------------------------------------------
     @cached_property
@@ -325,25 +328,30 @@ class Engine:
             return []
         s = self.settings
         if photo is not None:
-            verified = same_photos(self.photo_matches(photo, hits[: s.photo_match_candidates]), s.photo_match_points,
-                                   s.photo_match_group, s.photo_match_rest)
-            if verified:
-                return verified
+            matches = self.photo_matches(details(photo), hits[: s.photo_match_candidates])
+            verified = same_photos(matches, s.photo_match_points, s.photo_match_rest)
+            if verified or any(m.points >= s.photo_match_points for m in matches.values()):
+                return verified  # the details decide: the very product, or look-alikes too alike to tell apart
         if self.photo_heads is None:
             return []
         least = max(self.photo_heads.card.claim_similarity, hits[0].score - s.photo_exact_margin,
                     self.query_tail.card.claim_similarity if tuned and self.query_tail is not None else 0.0)
         return [h.id for h in hits[:5] if h.score >= least]
 
-    def photo_matches(self, photo: Image.Image, hits: list[Hit]) -> dict[str, int]:
-        """Per hit whose catalog photo can be read, how many of its details the shopper's photo shows in place
-        (`photo.matching_points`)."""
-        mine = details(photo)
+    def photo_matches(self, mine: Details, hits: list[Hit]) -> dict[str, Match]:
+        """Per hit whose catalog photo can be read, which photo it is and how many of its details the shopper's
+        photo (`mine`) shows in place (`photo.matching_points`); each distinct photo is matched once."""
+        photos = {h.id: data for h in hits if (data := self._catalog_photo_bytes(h)) is not None}
+        digests = {pid: content_hash(data) for pid, data in photos.items()}
+        distinct = {digest: photos[pid] for pid, digest in digests.items()}
 
-        def points(hit: Hit) -> int | None:  # OpenCV lets go of the GIL: the candidates are matched side by side
-            theirs = self._catalog_photo(hit)
-            return None if theirs is None else matching_points(mine, details(theirs))
-        return {h.id: n for h, n in zip(hits, self._matching.map(points, hits), strict=True) if n is not None}
+        def points(data: bytes) -> int | None:  # OpenCV lets go of the GIL: the photos are matched side by side
+            try:
+                return matching_points(mine, details(decode_image(data)))
+            except CatalogError:
+                return None
+        found = dict(zip(distinct, self._matching.map(points, distinct.values()), strict=True))
+        return {pid: Match(digest, n) for pid, digest in digests.items() if (n := found[digest]) is not None}
 
     def photo_facets(self, reading: PhotoReading, votes: dict[str, dict[str, float]], hits: list[Hit],
                      claimed: list[str]) -> dict[str, str]:
@@ -389,20 +397,25 @@ class Engine:
         """The colour histogram of a catalog product's own photo, read once; None when it cannot be read."""
         key = (hit.id, str(hit.metadata.get("image", "")))
         if key not in self._photo_colours:
-            photo = self._catalog_photo(hit)
-            self._photo_colours[key] = None if photo is None else item_colours(photo)
+            data = self._catalog_photo_bytes(hit)
+            try:
+                self._photo_colours[key] = None if data is None else item_colours(decode_image(data))
+            except CatalogError as e:
+                log.warning("product %s: its photo cannot be read: %s", hit.id, e)
+                self._photo_colours[key] = None
         return self._photo_colours[key]
 
-    def _catalog_photo(self, hit: Hit) -> Image.Image | None:
-        """A catalog product's own photo, from this machine only (a photo behind an address is not fetched while a
-        shopper waits); None when it cannot be read."""
+    def _catalog_photo_bytes(self, hit: Hit) -> bytes | None:
+        """A catalog product's own photo file, from this machine only (a photo behind an address is not fetched
+        while a shopper waits); None when it cannot be read (said in the log once)."""
         location = str(hit.metadata.get("image", ""))
-        if not location or location.startswith(("http://", "https://")):
+        if not location or location.startswith(("http://", "https://")) or location in self._unreadable_photos:
             return None
         try:
-            return decode_image(image_bytes(location))
-        except (OSError, CatalogError) as e:
+            return image_bytes(location)
+        except OSError as e:
             log.warning("product %s: its photo cannot be read: %s", hit.id, e)
+            self._unreadable_photos.add(location)
             return None
 
     def _lookalike(self, nearest: list[Hit], shown: set[str]) -> Hit | None:

@@ -244,8 +244,8 @@ def colour_agreement(a: np.ndarray, b: np.ndarray) -> float:
 class MatchSettings:
     """How a catalog photo is checked against a shopper's for the very product: the same details (SIFT keypoints
     of the grey levels, which a colour cast does not move) found in both, in the same places up to one plausible
-    affine map (a view's scale, turn and tilt; not a fold or a squash). Defaults measured on shopper-style views
-    of `train` products and `train` real photos (`scripts/claim_check.py`)."""
+    affine map (a view's scale, turn and tilt; not a squash). Defaults measured on
+    shopper-style views of `train` products and `train` real photos (`scripts/claim_check.py`)."""
 
     side: int = 320  # photos are matched at this longest side at most
     ratio: float = 0.8  # a match counts when its descriptor is this much closer than the second-closest (Lowe)
@@ -254,12 +254,21 @@ class MatchSettings:
     scale: tuple[float, float] = (0.2, 5.0)  # the catalog photo at this scale of the shopper's, at most
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Details:
     """A photo's keypoints: where they are (x, y at the matched size) and their SIFT descriptors."""
 
     points: np.ndarray
     descriptors: np.ndarray
+
+
+@dataclass(frozen=True)
+class Match:
+    """How a candidate's catalog photo matched a shopper's photo: which photo it is (a digest of its bytes: a
+    product listed twice has the same photo) and its `matching_points`."""
+
+    photo: str
+    points: int
 
 
 def details(image: Image.Image, cfg: MatchSettings = MatchSettings()) -> Details:
@@ -279,13 +288,16 @@ def matching_points(a: Details, b: Details, cfg: MatchSettings = MatchSettings()
     different things."""
     if len(a.points) < 4 or len(b.points) < 4:
         return 0
-    pairs = cv2.BFMatcher(cv2.NORM_L2).knnMatch(a.descriptors, b.descriptors, k=2)
-    good = [m[0] for m in pairs if len(m) == 2 and m[0].distance < cfg.ratio * m[1].distance]
-    if len(good) < 4:
+    try:
+        pairs = cv2.BFMatcher(cv2.NORM_L2).knnMatch(a.descriptors, b.descriptors, k=2)
+        good = [m[0] for m in pairs if len(m) == 2 and m[0].distance < cfg.ratio * m[1].distance]
+        if len(good) < 4:
+            return 0
+        src = a.points[[m.queryIdx for m in good]]
+        dst = b.points[[m.trainIdx for m in good]]
+        affine, inliers = cv2.estimateAffine2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=cfg.reprojection)
+    except cv2.error:  # keypoints OpenCV cannot use (another descriptor type): nothing matched
         return 0
-    src = a.points[[m.queryIdx for m in good]]
-    dst = b.points[[m.trainIdx for m in good]]
-    affine, inliers = cv2.estimateAffine2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=cfg.reprojection)
     if affine is None or not np.isfinite(affine).all():
         return 0
     big, small = np.linalg.svd(affine[:, :2], compute_uv=False)
@@ -294,18 +306,21 @@ def matching_points(a: Details, b: Details, cfg: MatchSettings = MatchSettings()
     return len({(round(float(x)), round(float(y))) for x, y in dst[inliers.ravel().astype(bool)]})
 
 
-def same_photos(points: Mapping[str, int], least: int, group: float, rest: float) -> list[str]:
-    """The products whose photo a shopper's photo shows, from each candidate's `matching_points`: those within
-    `group` of the most matched, when it has at least `least` and every other candidate at most `rest` of it
-    (catalog photos of one model in one pose, each in other briefs, share the model's points; a product listed
-    twice has two photos that match alike). Most matched first; none when no candidate stands out."""
-    ranked = sorted(points.items(), key=lambda kv: -kv[1])
-    if not ranked or ranked[0][1] < least:
+def same_photos(matches: Mapping[str, Match], least: int, rest: float) -> list[str]:
+    """The products whose catalog photo a shopper's photo shows: those with the most matched photo, when it has
+    at least `least` points and every other photo at most `rest` of its points (catalog photos of one model in
+    one pose, each in other briefs, share the model's points: then none stands out). A product listed twice
+    has the same photo, and both are claimed, in the candidates' order."""
+    per_photo: dict[str, int] = {}
+    for m in matches.values():
+        per_photo[m.photo] = max(m.points, per_photo.get(m.photo, 0))
+    ranked = sorted(per_photo.items(), key=lambda kv: -kv[1])
+    if not ranked or ranked[0][1] < max(1, least):
         return []
-    best = ranked[0][1]
-    if any(rest * best < n < group * best for _, n in ranked):
+    photo, best = ranked[0]
+    if any(n > rest * best for _, n in ranked[1:]):
         return []
-    return [pid for pid, n in ranked if n >= group * best]
+    return [pid for pid, m in matches.items() if m.photo == photo]
 
 
 def _middle_colours(image: Image.Image) -> np.ndarray:

@@ -24,6 +24,7 @@ from playwright.sync_api import Page, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from assistant.augment import shopper_view
+from assistant.chat import shrink_photo
 from assistant.config import Settings
 from bench import rooms
 from bench.app import App
@@ -234,14 +235,15 @@ def test_a_shoppers_photo_of_a_catalog_product_is_claimed_on_the_page(page: Page
     seeded one the engine claims from its details): its product is the first card, marked the same product, and
     the reply says the product's own colour."""
     rng = np.random.default_rng(5)
+    upload = tmp_path / "shoppers-photo.jpg"
     for row in slice_rows[::7][:20]:
-        view = shopper_view(Image.open(FASHION / row["image"]), rng)
-        if engine.search(image=view, top_k=5).same_product[:1] == [row["id"]]:
+        shopper_view(Image.open(FASHION / row["image"]), rng).save(upload, quality=80)
+        as_kept = shrink_photo(upload.read_bytes())  # what the conversation searches with
+        if engine.search(image=as_kept, top_k=5).same_product[:1] == [row["id"]]:
             break
     else:
         pytest.fail("no shopper-style view of 20 was claimed")
-    view.save(tmp_path / "shoppers-photo.jpg", quality=80)
-    reply = attach_and_send(page, tmp_path / "shoppers-photo.jpg")
+    reply = attach_and_send(page, upload)
     found = cards(page)
     assert found and found[0]["id"] == row["id"], (row["id"], [c["id"] for c in found[:3]])
     assert "same product" in page.locator("#sa-results .sa-card").first.inner_text()

@@ -23,6 +23,7 @@ from assistant.photo import (
     SCALE,
     VAL_BINS,
     Details,
+    Match,
     PhotoReading,
     QueryCard,
     QueryTail,
@@ -187,13 +188,21 @@ def test_a_large_photo_is_matched_at_the_matching_size() -> None:
     assert matching_points(found, details(photo(YELLOW_TEE))) >= 12
 
 
-def test_the_same_photo_is_claimed_only_when_one_product_stands_out() -> None:
-    assert same_photos({"a": 40, "b": 3, "c": 0}, least=8, group=0.9, rest=0.7) == ["a"]
-    assert same_photos({"a": 7, "b": 1}, least=8, group=0.9, rest=0.7) == []  # too few points
-    assert same_photos({"a": 30, "twin": 29, "c": 5}, least=8, group=0.9, rest=0.7) == ["a", "twin"]  # listed twice
+def test_the_same_photo_is_claimed_only_when_one_photo_stands_out() -> None:
+    def ms(**points: int) -> dict[str, Match]:  # each product its own photo
+        return {pid: Match(pid, n) for pid, n in points.items()}
+
+    assert same_photos(ms(a=40, b=3, c=0), least=8, rest=0.7) == ["a"]
+    assert same_photos(ms(a=7, b=1), least=8, rest=0.7) == []  # too few points
+    assert same_photos(ms(a=30, b=21), least=8, rest=0.7) == ["a"]  # the rest at most 0.7 of the best
     # one model in one pose, in other briefs: the pose matches them all, so none is the photo's
-    assert same_photos({"red": 22, "navy": 19, "striped": 17, "c": 2}, least=8, group=0.9, rest=0.7) == []
-    assert same_photos({}, least=8, group=0.9, rest=0.7) == []
+    assert same_photos(ms(red=22, navy=19, striped=17, c=2), least=8, rest=0.7) == []
+    assert same_photos(ms(red=22, navy=21), least=8, rest=0.7) == []  # two different photos nearly tied: neither
+    # a product listed twice has one photo: both listings are claimed, in the candidates' order
+    twice = {"b": Match("p2", 3), "twin": Match("p1", 30), "a": Match("p1", 30)}
+    assert same_photos(twice, least=8, rest=0.7) == ["twin", "a"]
+    assert same_photos({}, least=8, rest=0.7) == []
+    assert same_photos(ms(a=0, b=0), least=0, rest=0.7) == []  # nothing matched is never a claim
 
 
 def test_one_model_in_one_pose_matches_but_is_not_claimed() -> None:
@@ -201,9 +210,9 @@ def test_one_model_in_one_pose_matches_but_is_not_claimed() -> None:
     each of them match a view of one, so the rule claims none of them unless one stands out."""
     rng = np.random.default_rng(4)
     view = details(shopper_view(photo(SAME_MODEL_BRIEFS[-1]), rng, [surface(rng, 320)]))
-    points = {pid: matching_points(view, details(photo(pid))) for pid in SAME_MODEL_BRIEFS}
-    assert min(points.values()) >= 12, points  # the model's body matches in every photo
-    claimed = same_photos(points, least=8, group=0.9, rest=0.7)
+    points = {pid: Match(pid, matching_points(view, details(photo(pid)))) for pid in SAME_MODEL_BRIEFS}
+    assert min(m.points for m in points.values()) >= 12, points  # the model's body matches in every photo
+    claimed = same_photos(points, least=8, rest=0.7)
     assert claimed in ([], [SAME_MODEL_BRIEFS[-1]]), points  # never another pair of briefs
 
 
