@@ -9,14 +9,13 @@ settings over the same matches; the engine's own settings are marked with *. Dev
 from __future__ import annotations
 
 import argparse
-import hashlib
 import itertools
 
 import numpy as np
 from PIL import Image
 
 from assistant.augment import shopper_view
-from assistant.catalog import decode_image, image_bytes, read_catalog
+from assistant.catalog import content_hash, decode_image, image_bytes, read_catalog
 from assistant.config import Settings
 from assistant.engine import Engine
 from assistant.photo import Match, details, same_photos
@@ -48,9 +47,9 @@ def main() -> None:
     order = rng.permutation(len(reals))
     surfaces = [Image.open(reals[i][0]).convert("RGB") for i in order[: settings.photo_view_surfaces]]
     strangers = [reals[i][0] for i in order[settings.photo_view_surfaces:][: args.real]]
-    same_photo: dict[str, set[str]] = {}  # a product listed twice: the other listing's photo is the same bytes
+    same_photo: dict[str, set[str]] = {}  # a product listed twice: its photo's digest as the engine takes it
     for p in catalog.products:
-        same_photo.setdefault(hashlib.sha256(image_bytes(p.image)).hexdigest(), set()).add(p.id)
+        same_photo.setdefault(content_hash(image_bytes(p.image)), set()).add(p.id)
     twins = {pid: ids for ids in same_photo.values() for pid in ids}
     views = []
     for i in rng.permutation(len(train))[: args.views]:
